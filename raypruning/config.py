@@ -241,8 +241,11 @@ def from_dict(raw: dict, source: str = "<config>") -> Config:
     """Build a validated Config; raise InputError with every problem found."""
     problems: list[str] = []
     cfg = _build(Config, raw, "", source, problems)
-    if not problems:
-        problems.extend(f"{source}: {p}" for p in _check_ranges(cfg))
+    # Range checks run on what could be built; keys that already failed their type
+    # check hold defaults, so lines about them are dropped.
+    bad_keys = {line.split("'")[1] for line in problems if "'" in line}
+    problems.extend(f"{source}: {line}" for line in _check_ranges(cfg)
+                    if not any(f"'{key}'" in line for key in bad_keys))
     if problems:
         raise InputError(problems)
     return cfg
@@ -321,8 +324,8 @@ def _type_name(typ) -> str:
             list: "a list", dict: "a mapping", type(None): "null"}.get(typ, getattr(typ, "__name__", str(typ)))
 
 
-def _check_ranges(cfg: Config) -> list[str]:
-    """Value checks that the types alone cannot express."""
+def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
+    """Value checks that the types alone cannot express (check_space: also the search space)."""
     p: list[str] = []
 
     def choice(key: str, value, allowed):
@@ -399,9 +402,10 @@ def _check_ranges(cfg: Config) -> list[str]:
     choice("search.sampler", se.sampler, SAMPLERS)
     at_least("search.num_samples", se.num_samples, 1)
     at_least("search.max_concurrent", se.max_concurrent, 1)
-    from raypruning.search_space import space_problems
+    if check_space:
+        from raypruning.search_space import space_problems
 
-    p.extend(space_problems(se.space, cfg))
+        p.extend(space_problems(se.space, cfg))
 
     st = cfg.study
     if not st.name or "/" in st.name:

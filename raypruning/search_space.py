@@ -76,12 +76,10 @@ def _check_trial_value(raw: dict, dotted: str) -> None:
     from raypruning.config import Config, _build, _check_ranges
 
     problems: list[str] = []
-    raw = dict(raw)
-    raw["search"] = {}  # avoid recursing into the space itself
     cfg = _build(Config, raw, "", "", problems)
     if problems:
         raise _Bad(problems[0].split(": ", 1)[-1])
-    for line in _check_ranges(cfg):
+    for line in _check_ranges(cfg, check_space=False):
         if f"'{dotted}'" in line:
             raise _Bad(line.split(": ", 1)[-1])
 

@@ -1,0 +1,57 @@
+"""The pruning curriculum's calendar: which epochs score and re-select, and
+what the run costs compared with full-data training.
+
+Warm up tau epochs on everything; then every T epochs (dynamic) or once
+(static) score all examples and keep the fraction f. With f = 1 or mode
+``full`` nothing is ever pruned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raypruning.selection import num_kept
+
+
+@dataclass(frozen=True)
+class PruningSchedule:
+    epochs: int  # E
+    mode: str  # full, static, dynamic
+    warmup_epochs: int  # tau
+    period_epochs: int  # T
+    keep_fraction: float  # f
+
+    @classmethod
+    def from_config(cls, cfg) -> "PruningSchedule":
+        return cls(cfg.train.epochs, cfg.pruning.mode, cfg.pruning.warmup_epochs,
+                   cfg.pruning.period_epochs, cfg.pruning.keep_fraction)
+
+    @property
+    def prunes(self) -> bool:
+        return self.mode != "full" and self.keep_fraction < 1.0 and self.warmup_epochs < self.epochs
+
+    def is_event(self, epoch: int) -> bool:
+        """Whether the examples are scored and re-selected before this (0-based) epoch."""
+        if not self.prunes or epoch < self.warmup_epochs:
+            return False
+        if self.mode == "static":
+            return epoch == self.warmup_epochs
+        return (epoch - self.warmup_epochs) % self.period_epochs == 0
+
+    def event_epochs(self) -> list[int]:
+        return [e for e in range(self.epochs) if self.is_event(e)]
+
+    def examples_per_epoch(self, num_examples: int) -> list[int]:
+        """Examples trained in each epoch."""
+        k = num_kept(num_examples, self.keep_fraction)
+        pruned = self.prunes
+        return [num_examples if (not pruned or e < self.warmup_epochs) else k for e in range(self.epochs)]
+
+    def ideal_fraction(self, num_examples: int | None = None) -> float:
+        """Training work relative to full data: (tau + f (E - tau)) / E (exact counts when N is given)."""
+        if num_examples:
+            return sum(self.examples_per_epoch(num_examples)) / (self.epochs * num_examples)
+        if not self.prunes:
+            return 1.0
+        tau = self.warmup_epochs
+        return (tau + self.keep_fraction * (self.epochs - tau)) / self.epochs

@@ -1,0 +1,128 @@
+"""Per-example importance scores and losses, computed from model outputs.
+
+One place for every formula, so the training loss, the scores and the
+correctness used by forgetting events all read the same tensors:
+
+- EL2N (Paul et al. 2021): ||softmax(z) - onehot(y)||_2; regression: |pred - y|.
+- Joint intent + slot EL2N with e_I the intent error norm and s_t the slot error
+  norm of word t (first sub-token of each word only; -100 positions masked):
+  ``norm`` sqrt(e_I^2 + sum_t s_t^2), ``sum`` e_I + sum_t s_t, ``mean`` (e_I + mean_t s_t) / 2.
+- loss: the per-example training loss (joint: 0.5 CE_intent + 0.5 mean_t CE_slot).
+- GraNd, cheap form: the gradient norm with respect to the last linear layer,
+  ||p - y|| * sqrt(||h||^2 + 1) for head input h (weight and bias gradients).
+- forgetting and random are kept by the recipe (they need history or a seed).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from raypruning.data.schema import JOINT, REGRESSION
+
+IGNORE = -100
+# A regression prediction counts as "correct" (for forgetting events) within this distance.
+REGRESSION_TOLERANCE = 0.5
+
+
+def training_loss(outputs: dict, batch: dict, kind: str) -> torch.Tensor:
+    """The mean loss a training step minimises (joint: 0.5 CE_intent + 0.5 CE_slot)."""
+    logits = outputs["logits"]
+    if kind == REGRESSION:
+        return F.mse_loss(logits.float().view(-1), batch["label"].float())
+    intent = F.cross_entropy(logits.float(), batch["label"])
+    if kind != JOINT:
+        return intent
+    slot_logits = outputs["slot_logits"].float()
+    slot = F.cross_entropy(slot_logits.flatten(0, 1), batch["slot_labels"].flatten(), ignore_index=IGNORE)
+    return 0.5 * intent + 0.5 * slot
+
+
+def _error_norm(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """||softmax(z) - onehot(y)||_2 along the last axis; labels < 0 give 0."""
+    probs = logits.float().softmax(-1)
+    safe = labels.clamp(min=0)
+    onehot = F.one_hot(safe, probs.shape[-1]).to(probs.dtype)
+    norm = (probs - onehot).norm(dim=-1)
+    return torch.where(labels >= 0, norm, torch.zeros_like(norm))
+
+
+def el2n(outputs: dict, batch: dict, kind: str, combine: str = "norm") -> torch.Tensor:
+    """EL2N per example, shape [B]."""
+    logits = outputs["logits"]
+    if kind == REGRESSION:
+        return (logits.float().view(-1) - batch["label"].float()).abs()
+    e_intent = _error_norm(logits, batch["label"])
+    if kind != JOINT:
+        return e_intent
+    return combine_joint(e_intent, _error_norm(outputs["slot_logits"], batch["slot_labels"]),
+                         batch["slot_labels"] != IGNORE, combine)
+
+
+def combine_joint(e_intent: torch.Tensor, e_slots: torch.Tensor, mask: torch.Tensor, combine: str) -> torch.Tensor:
+    """Combine the intent error [B] and masked slot errors [B, L] into one score [B]."""
+    e_slots = e_slots * mask
+    if combine == "norm":
+        return torch.sqrt(e_intent**2 + (e_slots**2).sum(-1))
+    if combine == "sum":
+        return e_intent + e_slots.sum(-1)
+    if combine == "mean":
+        count = mask.sum(-1).clamp(min=1)
+        return (e_intent + e_slots.sum(-1) / count) / 2
+    raise ValueError(f"unknown joint combine {combine!r}")
+
+
+def per_example_loss(outputs: dict, batch: dict, kind: str) -> torch.Tensor:
+    """The training loss of each example, shape [B]."""
+    logits = outputs["logits"]
+    if kind == REGRESSION:
+        return (logits.float().view(-1) - batch["label"].float()) ** 2
+    intent = F.cross_entropy(logits.float(), batch["label"], reduction="none")
+    if kind != JOINT:
+        return intent
+    labels = batch["slot_labels"]
+    token = F.cross_entropy(outputs["slot_logits"].float().transpose(1, 2), labels,
+                            ignore_index=IGNORE, reduction="none")
+    mask = labels != IGNORE
+    slot = (token * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+    return 0.5 * intent + 0.5 * slot
+
+
+def grand(outputs: dict, batch: dict, kind: str) -> torch.Tensor:
+    """Gradient norm of the loss w.r.t. the output layer (weights and bias), shape [B]."""
+    feats = outputs["features"].float()
+    scale = torch.sqrt(feats.pow(2).sum(-1) + 1.0)
+    if kind == REGRESSION:
+        return 2 * (outputs["logits"].float().view(-1) - batch["label"].float()).abs() * scale
+    e_intent = _error_norm(outputs["logits"], batch["label"]) * scale
+    if kind != JOINT:
+        return e_intent
+    labels = batch["slot_labels"]
+    mask = labels != IGNORE
+    token_scale = torch.sqrt(outputs["token_features"].float().pow(2).sum(-1) + 1.0)
+    e_slots = _error_norm(outputs["slot_logits"], labels) * token_scale * mask
+    return torch.sqrt(e_intent**2 + (e_slots**2).sum(-1))
+
+
+def correct(outputs: dict, batch: dict, kind: str) -> torch.Tensor:
+    """Whether each example is predicted right (joint: intent and every slot), bool [B]."""
+    logits = outputs["logits"]
+    if kind == REGRESSION:
+        return (logits.float().view(-1) - batch["label"].float()).abs() <= REGRESSION_TOLERANCE
+    ok = logits.argmax(-1) == batch["label"]
+    if kind == JOINT:
+        labels = batch["slot_labels"]
+        wrong = (outputs["slot_logits"].argmax(-1) != labels) & (labels != IGNORE)
+        ok = ok & ~wrong.any(-1)
+    return ok
+
+
+def batch_scores(outputs: dict, batch: dict, kind: str, score: str, combine: str) -> torch.Tensor:
+    """The named score for each example of a batch (el2n, loss or grand)."""
+    if score == "el2n":
+        return el2n(outputs, batch, kind, combine)
+    if score == "loss":
+        return per_example_loss(outputs, batch, kind)
+    if score == "grand":
+        return grand(outputs, batch, kind)
+    raise ValueError(f"score {score!r} is not computed from a forward pass")

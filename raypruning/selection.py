@@ -1,0 +1,61 @@
+"""Which examples to keep, given their scores: pure functions, no Ray, no torch.
+
+Keeping the highest scores trains on the examples the model finds hardest;
+an optional offset skips the very top (likely mislabelled) share first.
+Ties are broken by a seeded random permutation so that equal scores do not
+favour low ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def num_kept(num_examples: int, keep_fraction: float) -> int:
+    """How many examples a keep fraction keeps (at least one)."""
+    return max(1, min(num_examples, int(round(keep_fraction * num_examples))))
+
+
+def select_top(scores: np.ndarray, keep_fraction: float, rng: np.random.Generator,
+               offset: float = 0.0) -> np.ndarray:
+    """Ids (positions in `scores`) of the kept examples, sorted ascending.
+
+    Keeps the examples ranked in [offset * N, offset * N + k) by descending
+    score, with k = num_kept(N, keep_fraction). NaN scores rank last.
+    """
+    n = len(scores)
+    k = num_kept(n, keep_fraction)
+    skip = min(int(round(offset * n)), n - k)
+    tiebreak = rng.permutation(n)
+    key = np.where(np.isnan(scores), -np.inf, scores)
+    order = np.lexsort((tiebreak, -key))  # primary: score descending; then random
+    return np.sort(order[skip: skip + k])
+
+
+def select_random(num_examples: int, keep_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random subset of ids, sorted ascending."""
+    k = num_kept(num_examples, keep_fraction)
+    return np.sort(rng.choice(num_examples, size=k, replace=False))
+
+
+def smooth(scores: np.ndarray, state: dict | None, mode: str, alpha: float = 0.8,
+           c: float = 1.0) -> tuple[np.ndarray, dict | None]:
+    """Smooth scores across pruning events.
+
+    ``ema``: m = alpha m_prev + (1 - alpha) s. ``ucb``: m plus c times an
+    exponentially weighted standard deviation (a bonus for examples whose
+    score moves). Returns the scores to select on and the new state.
+    """
+    if mode == "none":
+        return scores, state
+    if state is None:
+        mean, var = scores.astype(np.float64), np.zeros_like(scores, dtype=np.float64)
+    else:
+        prev = state["mean"]
+        diff = scores - prev
+        mean = prev + (1 - alpha) * diff
+        var = alpha * (state["var"] + (1 - alpha) * diff**2)
+    new_state = {"mean": mean, "var": var}
+    if mode == "ema":
+        return mean, new_state
+    return mean + c * np.sqrt(var), new_state

@@ -1,0 +1,75 @@
+"""Score formulas against hand computations."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from raypruning.data.schema import CLASSIFICATION, JOINT, REGRESSION
+from raypruning.scoring import IGNORE, batch_scores, correct, el2n, grand, per_example_loss, training_loss
+
+
+def _probs_to_logits(p):
+    return torch.log(torch.tensor(p, dtype=torch.float32))
+
+
+def test_el2n_classification_matches_hand_computation():
+    # p = (0.7, 0.2, 0.1), y = 0 -> ||(-0.3, 0.2, 0.1)|| = sqrt(0.14)
+    logits = _probs_to_logits([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
+    batch = {"label": torch.tensor([0, 1])}
+    got = el2n({"logits": logits}, batch, CLASSIFICATION)
+    assert got[0].item() == pytest.approx(math.sqrt(0.09 + 0.04 + 0.01), abs=1e-6)
+    assert got[1].item() == pytest.approx(math.sqrt(0.25**2 + 0.75**2 + 0.5**2), abs=1e-6)
+
+
+def test_el2n_regression_is_absolute_error():
+    batch = {"label": torch.tensor([1.0, 4.0])}
+    got = el2n({"logits": torch.tensor([[1.5], [2.0]])}, batch, REGRESSION)
+    assert got.tolist() == pytest.approx([0.5, 2.0])
+
+
+@pytest.fixture
+def joint_batch():
+    # One example: intent p = (0.6, 0.4), y = 1 -> e_I = ||(0.6, -0.6)|| = 0.6 sqrt(2).
+    # Four token positions: [CLS] (masked), word 1 first token (tag 0, p=(0.9,0.1) -> s=0.1 sqrt 2),
+    # a continuation sub-token (masked, deliberately wrong and extreme), word 2 (tag 1, p=(0.5,0.5) -> s=0.5 sqrt 2).
+    intent = _probs_to_logits([[0.6, 0.4]])
+    slots = _probs_to_logits([[[0.5, 0.5], [0.9, 0.1], [0.01, 0.99], [0.5, 0.5]]])
+    batch = {"label": torch.tensor([1]), "slot_labels": torch.tensor([[IGNORE, 0, IGNORE, 1]])}
+    return {"logits": intent, "slot_logits": slots}, batch
+
+
+def test_joint_el2n_norm_sum_mean(joint_batch):
+    outputs, batch = joint_batch
+    e_i, s1, s2 = 0.6 * math.sqrt(2), 0.1 * math.sqrt(2), 0.5 * math.sqrt(2)
+    assert el2n(outputs, batch, JOINT, "norm").item() == pytest.approx(math.sqrt(e_i**2 + s1**2 + s2**2), abs=1e-5)
+    assert el2n(outputs, batch, JOINT, "sum").item() == pytest.approx(e_i + s1 + s2, abs=1e-5)
+    assert el2n(outputs, batch, JOINT, "mean").item() == pytest.approx((e_i + (s1 + s2) / 2) / 2, abs=1e-5)
+
+
+def test_joint_loss_is_half_intent_half_slot(joint_batch):
+    outputs, batch = joint_batch
+    ce_i = -math.log(0.4)
+    ce_s = (-math.log(0.9) - math.log(0.5)) / 2
+    assert per_example_loss(outputs, batch, JOINT).item() == pytest.approx(0.5 * ce_i + 0.5 * ce_s, abs=1e-5)
+    assert training_loss(outputs, batch, JOINT).item() == pytest.approx(0.5 * ce_i + 0.5 * ce_s, abs=1e-5)
+
+
+def test_grand_is_error_norm_times_feature_norm():
+    logits = _probs_to_logits([[0.7, 0.3]])
+    feats = torch.tensor([[3.0, 4.0]])  # ||h||^2 + 1 = 26
+    got = grand({"logits": logits, "features": feats}, {"label": torch.tensor([0])}, CLASSIFICATION)
+    assert got.item() == pytest.approx(0.3 * math.sqrt(2) * math.sqrt(26), abs=1e-5)
+
+
+def test_correct_joint_needs_every_slot(joint_batch):
+    outputs, batch = joint_batch
+    assert not correct(outputs, batch, JOINT).item()  # intent predicted 0, label 1
+    batch = {"label": torch.tensor([0]), "slot_labels": torch.tensor([[IGNORE, 0, IGNORE, 0]])}
+    assert correct(outputs, batch, JOINT).item()  # ties argmax to 0; masked wrong token ignored
+
+
+def test_batch_scores_rejects_history_scores():
+    with pytest.raises(ValueError):
+        batch_scores({"logits": torch.zeros(1, 2)}, {"label": torch.tensor([0])}, CLASSIFICATION, "forgetting", "norm")
