@@ -1,0 +1,11 @@
+"""raypruning: finetune transformer text classifiers with dynamic data pruning,
+and map the time-accuracy trade-off of its settings with studies on Ray."""
+
+__version__ = "0.1.0"
+
+
+def load_study(study):
+    """The trials table (a pandas DataFrame) of a study folder or name."""
+    from raypruning.queries import load_study as _load
+
+    return _load(study)

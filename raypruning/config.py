@@ -85,7 +85,7 @@ class TrainConfig:
     epochs: int = 4  # total epoch budget E
     batch_size: int = 32  # per worker
     eval_batch_size: int = 128  # evaluation and scoring batch size
-    lr: float = 5e-4  # AdamW learning rate
+    lr: float = 2e-3  # AdamW learning rate (suits the tiny model; pretrained models want 2e-5 to 1e-4)
     weight_decay: float = 0.01
     lr_schedule: str = "constant"  # constant (the paper), linear or cosine decay
     warmup_ratio: float = 0.0  # share of steps with linear LR warmup
@@ -390,7 +390,7 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
     elif pr.offset + pr.keep_fraction > 1.0 + 1e-9 and pr.keep_fraction < 1.0:
         p.append(f"key 'pruning.offset': offset + keep_fraction must be <= 1, got {pr.offset + pr.keep_fraction:g}")
     if pr.warmup_epochs >= 0 and t.epochs >= 1 and pr.warmup_epochs > t.epochs:
-        p.append(f"key 'pruning.warmup_epochs': {pr.warmup_epochs} is longer than train.epochs ({t.epochs})")
+        p.append(f"key 'pruning.warmup_epochs': {pr.warmup_epochs} is longer than train.epochs ({t.epochs})")  # RUN_RELATION
     if not 0.0 <= pr.ema_alpha < 1.0:
         p.append(f"key 'pruning.ema_alpha': must be in [0, 1), got {pr.ema_alpha}")
     at_least("pruning.ucb_c", pr.ucb_c, 0.0)

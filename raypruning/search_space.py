@@ -13,14 +13,20 @@ if TYPE_CHECKING:
     from raypruning.config import Config
 
 KINDS = ("uniform", "loguniform", "int", "choice")
+RUN_RELATION = "is longer than train.epochs"  # the one check that depends on the rest of the run
 
 
 def full_key(key: str) -> str:
     return key if "." in key else f"pruning.{key}"
 
 
-def space_problems(space: dict, cfg: "Config") -> list[str]:
-    """Problems with a search space, one line each naming the key."""
+def space_problems(space: dict, cfg: "Config", against_run: bool = False) -> list[str]:
+    """Problems with a search space, one line each naming the key.
+
+    Every end of a range must be a valid value of its key. With against_run,
+    it must also fit the rest of the run config (a warmup no longer than
+    train.epochs): a study checks that, a single run ignores its search space.
+    """
     from raypruning.config import apply_overrides, config_keys
 
     problems = []
@@ -60,7 +66,7 @@ def space_problems(space: dict, cfg: "Config") -> list[str]:
         base = cfg.to_dict()
         for v in values:
             try:
-                _check_trial_value(apply_overrides(base, {dotted: v}), dotted)
+                _check_trial_value(apply_overrides(base, {dotted: v}), dotted, against_run)
             except _Bad as exc:
                 problems.append(f"{where}: value {v!r} is invalid: {exc}")
                 break
@@ -71,7 +77,7 @@ class _Bad(Exception):
     pass
 
 
-def _check_trial_value(raw: dict, dotted: str) -> None:
+def _check_trial_value(raw: dict, dotted: str, against_run: bool) -> None:
     """Validate a run config with one searched value, ignoring the warmup/epochs link."""
     from raypruning.config import Config, _build, _check_ranges
 
@@ -80,7 +86,7 @@ def _check_trial_value(raw: dict, dotted: str) -> None:
     if problems:
         raise _Bad(problems[0].split(": ", 1)[-1])
     for line in _check_ranges(cfg, check_space=False):
-        if f"'{dotted}'" in line:
+        if f"'{dotted}'" in line and (against_run or RUN_RELATION not in line):
             raise _Bad(line.split(": ", 1)[-1])
 
 

@@ -83,8 +83,20 @@ def encode_split(
         remove_columns=ds.column_names,
         features=datasets.Features(features),
         keep_in_memory=True,  # no cache files: several Ray workers may encode the same data at once
+        # An explicit fingerprint spares datasets from hashing `encode` with dill, which
+        # disassembles it to stdout inside Ray workers.
+        new_fingerprint=_fingerprint(ds, tokenizer, kind, max_length, has_pair),
+        load_from_cache_file=False,
         desc="tokenize",
     )
+
+
+def _fingerprint(ds, tokenizer, kind: str, max_length: int, has_pair: bool) -> str:
+    import hashlib
+
+    vocab = hashlib.sha256(repr(sorted(tokenizer.get_vocab().items())).encode()).hexdigest()
+    key = f"{ds._fingerprint}|{vocab}|{kind}|{max_length}|{has_pair}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def align_slots(word_ids: list[int | None], slots: list[int]) -> list[int]:

@@ -1,0 +1,182 @@
+"""The `raypruning` console script: one command, one subcommand per job.
+
+Exit codes: 0 success, 2 bad input (config, data, arguments), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from raypruning.errors import InputError
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with 2 and one line on bad arguments."""
+
+    def error(self, message):
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _cmd_validate(args) -> int:
+    from raypruning.config import load_config
+
+    problems = []
+    for path in args.files:
+        try:
+            load_config(path)
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    print(f"{len(args.files)} file(s) valid")
+    return EXIT_OK
+
+
+def _cmd_data(args) -> int:
+    from raypruning.config import load_config
+    from raypruning.data.sources import describe, describe_text, load_task_data
+
+    cfg = load_config(args.config, args.overrides)
+    info = describe(load_task_data(cfg.data), cfg.data.format)
+    print(json.dumps(info, indent=2) if args.json else describe_text(info))
+    return EXIT_OK
+
+
+def _cmd_train(args) -> int:
+    from raypruning.config import load_config, to_yaml
+    from raypruning.data.sources import load_task_data
+    from raypruning.progress import EpochProgress, summary_table
+    from raypruning.run import ensure_ray, run_training
+
+    cfg = load_config(args.config, args.overrides)
+    load_task_data(cfg.data)  # bad data fails here, before any Ray work
+    output = Path(args.output or Path(cfg.study.storage_path) / "runs" / f"{cfg.study.name}-run")
+    where = ensure_ray(args.address, include_dashboard=args.ray_dashboard)
+    print(f"raypruning train: {cfg.data.format} data, model {cfg.model.name}, mode {cfg.pruning.mode} "
+          f"(tau={cfg.pruning.warmup_epochs}, T={cfg.pruning.period_epochs}, f={cfg.pruning.keep_fraction}), "
+          f"{cfg.scaling.num_workers} worker(s) on {where}", flush=True)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "config.yaml").write_text(to_yaml(cfg))
+    summary = run_training(cfg, output, callbacks=[EpochProgress()])
+    print(summary_table(summary))
+    print(f"run written to {output}")
+    return EXIT_OK
+
+
+def _cmd_study(args) -> int:
+    from raypruning.study import run_study
+
+    run_study(args.config, args.overrides, resume=args.resume, address=args.address,
+              include_dashboard=args.ray_dashboard)
+    return EXIT_OK
+
+
+def _cmd_best(args) -> int:
+    from raypruning.queries import best_command
+
+    return best_command(args.study, max_drop=args.max_drop, time_budget=args.time_budget, as_json=args.json)
+
+
+def _cmd_pareto(args) -> int:
+    from raypruning.queries import pareto_command
+
+    return pareto_command(args.study, plot=args.plot, as_json=args.json)
+
+
+def _cmd_dashboard(args) -> int:
+    from raypruning.dashboard import dashboard_command
+
+    return dashboard_command(args.study, print_only=args.print_only, port=args.port, tb_port=args.tensorboard_port)
+
+
+def _cmd_submit(args) -> int:
+    from raypruning.submit import submit_study
+
+    return submit_study(args.config, args.address, args.overrides, follow=args.follow)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="raypruning", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("validate", help="check study/run config files without starting Ray")
+    p.add_argument("files", nargs="+", help="YAML config files")
+    p.set_defaults(func=_cmd_validate)
+
+    def config_args(p):
+        p.add_argument("config", help="YAML config file")
+        p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. pruning.keep_fraction=0.5")
+
+    def ray_args(p):
+        p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local instance)")
+        p.add_argument("--ray-dashboard", action=argparse.BooleanOptionalAction, default=True,
+                       help="start the Ray dashboard with a local instance (default: on)")
+
+    p = sub.add_parser("data", help="load the config's data and describe it")
+    config_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("train", help="one finetuning run with the config's fixed pruning settings")
+    config_args(p)
+    p.add_argument("--output", default=None, help="run folder (default: <storage_path>/runs/<study name>-run)")
+    ray_args(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("study", help="search warmup, period and keep fraction with Ray Tune + Optuna")
+    config_args(p)
+    p.add_argument("--resume", action="store_true", help="finish an interrupted study")
+    ray_args(p)
+    p.set_defaults(func=_cmd_study)
+
+    p = sub.add_parser("best", help="the configuration that fits a constraint")
+    p.add_argument("study", help="study folder (or a study name under the default storage)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--max-drop", type=float, default=None, metavar="POINTS",
+                       help="fastest trial within POINTS of the full-data reference (default 1.0)")
+    group.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                       help="most accurate trial within the time budget")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_best)
+
+    p = sub.add_parser("pareto", help="the Pareto front of a study")
+    p.add_argument("study", help="study folder (or a study name under the default storage)")
+    p.add_argument("--plot", default=None, metavar="FILE", help="write a PNG (and FILE.html) plot")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_pareto)
+
+    p = sub.add_parser("dashboard", help="start (or print how to reach) optuna-dashboard and TensorBoard")
+    p.add_argument("study", help="study folder (or a study name under the default storage)")
+    p.add_argument("--print", dest="print_only", action="store_true", help="only print the commands")
+    p.add_argument("--port", type=int, default=8080, help="optuna-dashboard port")
+    p.add_argument("--tensorboard-port", type=int, default=6006, help="TensorBoard port")
+    p.set_defaults(func=_cmd_dashboard)
+
+    p = sub.add_parser("submit", help="launch a study on a running Ray cluster (Ray Jobs API)")
+    config_args(p)
+    p.add_argument("--address", required=True, help="Ray dashboard / Jobs API address, e.g. http://127.0.0.1:8265")
+    p.add_argument("--follow", action="store_true", help="stream the job's logs and exit with its outcome")
+    p.set_defaults(func=_cmd_submit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except InputError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

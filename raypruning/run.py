@@ -1,0 +1,109 @@
+"""One finetuning run on Ray Train: build the TorchTrainer, fit, write the run's files.
+
+The driver side of `raypruning train` and of every study trial. The workers
+run `raypruning.recipe.train_loop_per_worker`; this module only decides
+resources and storage, and turns the final checkpoint into ``summary.json``
+and ``scores.parquet`` in the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from raypruning.config import Config
+from raypruning.errors import InputError
+from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
+
+# Test hook: kill the last worker once at the start of this epoch (see recipe._maybe_inject_fault).
+FAULT_EPOCH_ENV = "RAYPRUNING_FAULT_EPOCH"
+FAULT_MARKER_ENV = "RAYPRUNING_FAULT_MARKER"
+
+
+def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_cpus: int | None = None) -> str:
+    """Connect to the cluster at address / RAY_ADDRESS, or start a local instance.
+
+    Returns a short description of where Ray runs.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return "already connected"
+    address = address or os.environ.get("RAY_ADDRESS")
+    # A busy machine can take over a minute to start worker processes; Ray Train's
+    # default 60 s start timeout then fails trials that would have run.
+    env = {"env_vars": {"PYTHONUNBUFFERED": "1", "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S":
+                        os.environ.get("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")}}
+    if address:
+        try:
+            ray.init(address=address, runtime_env=env, log_to_driver=True)
+        except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
+            raise InputError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
+        return f"cluster at {address}"
+    ray.init(include_dashboard=include_dashboard, num_cpus=num_cpus, runtime_env=env,
+             configure_logging=True, logging_level="warning")
+    return "local Ray instance"
+
+
+def worker_resources(cfg: Config) -> dict:
+    resources = {"CPU": cfg.scaling.cpus_per_worker}
+    if cfg.scaling.use_gpu:
+        resources["GPU"] = 1
+    return resources
+
+
+def build_trainer(cfg: Config, storage_path: str, name: str, callbacks: list | None = None,
+                  fault: dict | None = None):
+    """The TorchTrainer of one run; same (storage_path, name) resumes from its last checkpoint."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    from raypruning.recipe import train_loop_per_worker
+
+    loop_config = {"config": cfg.to_dict()}
+    if fault:
+        loop_config["fault"] = fault
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=loop_config,
+        scaling_config=ray.train.ScalingConfig(num_workers=cfg.scaling.num_workers, use_gpu=cfg.scaling.use_gpu,
+                                               resources_per_worker=worker_resources(cfg)),
+        run_config=ray.train.RunConfig(
+            name=name,
+            storage_path=storage_path,
+            failure_config=ray.train.FailureConfig(max_failures=cfg.train.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            callbacks=callbacks or [],
+            # Ray Train logs every report and checkpoint at INFO; progress comes from our callbacks.
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
+        ),
+    )
+
+
+def fault_from_env() -> dict | None:
+    if os.environ.get(FAULT_EPOCH_ENV) and os.environ.get(FAULT_MARKER_ENV):
+        return {"epoch": int(os.environ[FAULT_EPOCH_ENV]), "marker": os.environ[FAULT_MARKER_ENV]}
+    return None
+
+
+def run_training(cfg: Config, output_dir: str | Path, name: str = "run", callbacks: list | None = None) -> dict:
+    """Fit one run and write summary.json and scores.parquet into output_dir.
+
+    Returns:
+        The summary dictionary (design.md keys).
+    """
+    output = Path(output_dir).resolve()
+    output.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(cfg, str(output / "ray"), name, callbacks, fault_from_env())
+    result = trainer.fit()
+    if result.error is not None:
+        raise result.error
+    if result.checkpoint is None:
+        raise RuntimeError("the run finished without a checkpoint")
+    with result.checkpoint.as_directory() as folder:
+        summary = json.loads((Path(folder) / SUMMARY_FILE).read_text())
+        shutil.copyfile(Path(folder) / SCORES_FILE, output / SCORES_FILE)
+    (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    return summary

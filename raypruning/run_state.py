@@ -1,0 +1,74 @@
+"""What a run must carry across a restart, and its checkpoint format.
+
+A checkpoint folder holds ``model.pt`` and ``optimizer.pt`` (torch state
+dicts), ``state.json`` (schedule position, kept ids, time and example
+counters, pruning events) and ``arrays.npz`` (the score table's history:
+smoothing state and forgetting counters). ``scores.parquet`` holds every row
+scored so far, so a run's score history survives with its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from raypruning.report_keys import SCORE_COLUMNS
+
+STATE_FILE = "state.json"
+ARRAYS_FILE = "arrays.npz"
+MODEL_FILE = "model.pt"
+OPTIMIZER_FILE = "optimizer.pt"
+SCORES_FILE = "scores.parquet"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class RunState:
+    next_epoch: int = 0  # the first epoch not yet trained
+    kept_ids: list[int] | None = None  # current subset (None: all examples)
+    train_time_s: float = 0.0
+    scoring_time_s: float = 0.0
+    wall_time_s: float = 0.0  # accumulated over restarts
+    examples_trained: int = 0
+    step: int = 0
+    events: list[dict] = field(default_factory=list)  # {epoch, kept, scored}
+    history: list[dict] = field(default_factory=list)  # per-epoch reported metrics
+    restarts: int = 0
+    # Arrays (not in state.json): smoothing state and forgetting counters.
+    smooth_mean: np.ndarray | None = None
+    smooth_var: np.ndarray | None = None
+    last_correct: np.ndarray | None = None
+    forgets: np.ndarray | None = None
+    # Score rows so far, one DataFrame per event.
+    score_rows: list[pd.DataFrame] = field(default_factory=list)
+
+    _ARRAYS = ("smooth_mean", "smooth_var", "last_correct", "forgets")
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        plain = {k: v for k, v in asdict(self).items() if k not in self._ARRAYS and k != "score_rows"}
+        (folder / STATE_FILE).write_text(json.dumps(plain))
+        arrays = {k: getattr(self, k) for k in self._ARRAYS if getattr(self, k) is not None}
+        np.savez(folder / ARRAYS_FILE, **arrays)
+        self.scores_frame().to_parquet(folder / SCORES_FILE, index=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "RunState":
+        folder = Path(folder)
+        state = cls(**json.loads((folder / STATE_FILE).read_text()))
+        with np.load(folder / ARRAYS_FILE) as arrays:
+            for key in arrays.files:
+                setattr(state, key, arrays[key])
+        scores = pd.read_parquet(folder / SCORES_FILE)
+        state.score_rows = [scores] if len(scores) else []
+        return state
+
+    def scores_frame(self) -> pd.DataFrame:
+        if not self.score_rows:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+                SCORE_COLUMNS, ("int64", "int64", "int64", "float64", "bool"))})
+        return pd.concat(self.score_rows, ignore_index=True)

