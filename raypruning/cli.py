@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        # Intermixed: overrides may come after options (`submit CONFIG --address URL key=value`).
+        args = build_parser().parse_intermixed_args(argv)
         return args.func(args)
     except InputError as exc:
         for line in exc.problems:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -52,7 +53,20 @@ def resolve_study(study: str) -> Path:
 
 
 def optuna_url(cfg: Config, folder: Path) -> str:
-    return cfg.study.optuna_storage or f"sqlite:///{folder / OPTUNA_FILE}"
+    """The Optuna storage URL; ``$NAME`` values come from the environment (keep passwords out of files)."""
+    if cfg.study.optuna_storage:
+        return os.path.expandvars(cfg.study.optuna_storage)
+    return f"sqlite:///{folder / OPTUNA_FILE}"
+
+
+def shown_url(url: str) -> str:
+    """A storage URL safe to write into files and logs (password hidden)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL sqlalchemy can parse: show nothing of it
+        return "<unparsable URL>"
 
 
 def open_storage(url: str):
@@ -63,7 +77,7 @@ def open_storage(url: str):
         return optuna.storages.RDBStorage(url)
     except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
         reason = str(exc).splitlines()[0][:200]
-        raise InputError(f"key 'study.optuna_storage': cannot open {url!r} ({reason})") from None
+        raise InputError(f"key 'study.optuna_storage': cannot open {shown_url(url)!r} ({reason})") from None
 
 
 def objectives(cfg: Config) -> dict[str, str]:
@@ -235,7 +249,7 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
         raise InputError([f"{config_path}: {line}" for line in problems])
     load_task_data(cfg.data)
     if cfg.study.optuna_storage:
-        open_storage(cfg.study.optuna_storage)
+        open_storage(optuna_url(cfg, folder))
     if resume and not ray.tune.Tuner.can_restore(str(tune_path)):
         raise InputError(f"{folder}: no interrupted study to resume there")
     if not resume and tune_path.exists():
@@ -250,8 +264,8 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     total = cfg.search.num_samples + 1
     if not resume:
         (folder / STUDY_FILE).write_text(json.dumps(
-            {"config": base, "reference": reference, "objectives": objs, "optuna_storage": optuna_url(cfg, folder)
-             if not cfg.study.optuna_storage else "<from study.optuna_storage>"}, indent=2))
+            {"config": base, "reference": reference, "objectives": objs,
+             "optuna_storage": shown_url(optuna_url(cfg, folder))}, indent=2))
         (folder / "config.yaml").write_text(to_yaml(cfg))
     concurrency = max_concurrent(cfg)
     print(f"[study] {cfg.study.name}: {total} trials ({cfg.search.sampler} sampler, reference first), "
@@ -282,6 +296,9 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     if table.empty:
         raise RuntimeError("no trial finished; see the trial logs under " + str(tune_path))
     R.write_trials(table, folder / R.TRIALS_FILE)
+    if len(table) < total:
+        print(f"[study] stopped with {len(table)}/{total} trials done; finish it with: "
+              f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
     print_outcome(folder, table, objs)
     return table
 

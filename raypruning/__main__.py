@@ -1,0 +1,1 @@
+from raypruning.cli import main; raise SystemExit(main())

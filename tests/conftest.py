@@ -1,0 +1,27 @@
+"""Shared fixtures: one local Ray instance per test session, and the real-data folder."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray instance (no dashboard) for tests that run Ray Train or Tune in-process."""
+    import ray
+
+    from raypruning.run import ensure_ray
+
+    ensure_ray(include_dashboard=False, num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("the shared real-data folder is not beside the repository")
+    return SHARED_DATA

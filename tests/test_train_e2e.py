@@ -1,0 +1,84 @@
+"""Dynamic pruning runs end to end on Ray Train with 2 gloo workers."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from raypruning import report_keys as K
+from raypruning.config import load_config
+from raypruning.data.sources import load_task_data
+from raypruning.run import FAULT_EPOCH_ENV, FAULT_MARKER_ENV, run_training
+from raypruning.selection import num_kept
+
+N_TRAIN = 400
+RUN = [f"data.synthetic.num_train={N_TRAIN}", "data.synthetic.num_eval=60", "data.synthetic.mislabel_fraction=0.08",
+       "train.epochs=4", "train.batch_size=8", "train.max_length=40", "pruning.keep_fraction=0.5",
+       "pruning.warmup_epochs=2",
+       "pruning.period_epochs=1", "scaling.num_workers=2", "scaling.cpus_per_worker=1"]
+
+
+@pytest.fixture(scope="module")
+def dynamic_run(ray_local, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dynamic")
+    cfg = load_config(None, RUN)
+    return cfg, run_training(cfg, out), out
+
+
+def test_summary_has_every_design_key(dynamic_run):
+    _, summary, out = dynamic_run
+    on_disk = json.loads((out / "summary.json").read_text())
+    for key in K.SUMMARY_KEYS:
+        assert key in on_disk, key
+    assert on_disk[K.TOTAL_TIME] == pytest.approx(on_disk[K.TRAIN_TIME] + on_disk[K.SCORING_TIME])
+    assert 0 <= summary[K.SCORE] <= 100 and summary[K.METRIC] == "exact_match"
+
+
+def test_examples_trained_follow_the_schedule_exactly(dynamic_run):
+    cfg, summary, _ = dynamic_run
+    kept = num_kept(N_TRAIN, 0.5)
+    assert summary[K.EXAMPLES_TRAINED] == 2 * N_TRAIN + 2 * kept
+    assert summary[K.FULL_DATA_EXAMPLES] == 4 * N_TRAIN
+    assert [e["epoch"] for e in summary[K.PRUNING_EVENTS]] == [2, 3]
+    assert all(e["kept"] == kept and e["scored"] == N_TRAIN for e in summary[K.PRUNING_EVENTS])
+
+
+def test_scores_parquet_one_row_per_example_per_event(dynamic_run):
+    _, _, out = dynamic_run
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert list(scores.columns) == list(K.SCORE_COLUMNS)
+    assert len(scores) == 2 * N_TRAIN
+    for _, group in scores.groupby("event"):
+        assert sorted(group["example_id"]) == list(range(N_TRAIN))
+        assert group["kept"].sum() == num_kept(N_TRAIN, 0.5)
+        assert not group["score"].isna().any()
+
+
+def test_mislabelled_examples_rank_high_after_warmup(dynamic_run):
+    cfg, _, out = dynamic_run
+    roles = np.array(load_task_data(cfg.data).splits["train"][:]["role"])
+    first = pd.read_parquet(out / "scores.parquet").query("event == 0").sort_values("score", ascending=False)
+    top = first["example_id"].to_numpy()[: N_TRAIN // 10]
+    base_rate = (roles == "mislabelled").mean()
+    share_in_top = (roles[top] == "mislabelled").mean()
+    # By chance a tenth of the set holds the base rate of mislabelled examples.
+    assert share_in_top >= 4 * base_rate, (share_in_top, base_rate)
+
+
+@pytest.mark.slow
+def test_killed_worker_resumes_with_the_same_kept_ids(ray_local, tmp_path, monkeypatch, dynamic_run):
+    _, _, reference_out = dynamic_run
+    cfg = load_config(None, RUN + ["train.max_failures=2"])
+    monkeypatch.setenv(FAULT_EPOCH_ENV, "3")
+    monkeypatch.setenv(FAULT_MARKER_ENV, str(tmp_path / "killed-once"))
+    summary = run_training(cfg, tmp_path / "run")
+    assert (tmp_path / "killed-once").exists(), "the fault was never injected"
+    assert summary["restarts"] == 1
+    assert [h[K.EPOCH] for h in summary["history"]] == [1, 2, 3, 4]  # no epoch lost or repeated
+    got = pd.read_parquet(tmp_path / "run" / "scores.parquet")
+    want = pd.read_parquet(reference_out / "scores.parquet")
+    for event in (0, 1):
+        kept_got = sorted(got.query("event == @event and kept")["example_id"])
+        kept_want = sorted(want.query("event == @event and kept")["example_id"])
+        assert kept_got == kept_want, f"event {event}"
