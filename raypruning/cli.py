@@ -71,8 +71,7 @@ def _cmd_train(args) -> int:
 def _cmd_study(args) -> int:
     from raypruning.study import run_study
 
-    run_study(args.config, args.overrides, resume=args.resume, address=args.address,
-              include_dashboard=args.ray_dashboard)
+    run_study(args.config, args.overrides, resume=args.resume, address=args.address)
     return EXIT_OK
 
 
@@ -112,10 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("config", help="YAML config file")
         p.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. pruning.keep_fraction=0.5")
 
-    def ray_args(p):
+    def ray_args(p, dashboard_flag=True):
         p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local instance)")
-        p.add_argument("--ray-dashboard", action=argparse.BooleanOptionalAction, default=True,
-                       help="start the Ray dashboard with a local instance (default: on)")
+        if dashboard_flag:
+            p.add_argument("--ray-dashboard", action=argparse.BooleanOptionalAction, default=True,
+                           help="start the Ray dashboard with a local instance (default: on)")
 
     p = sub.add_parser("data", help="load the config's data and describe it")
     config_args(p)
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("study", help="search warmup, period and keep fraction with Ray Tune + Optuna")
     config_args(p)
     p.add_argument("--resume", action="store_true", help="finish an interrupted study")
-    ray_args(p)
+    ray_args(p, dashboard_flag=False)  # a study always needs the dashboard (see study.run_study)
     p.set_defaults(func=_cmd_study)
 
     p = sub.add_parser("best", help="the configuration that fits a constraint")
@@ -167,8 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        # Intermixed: overrides may come after options (`submit CONFIG --address URL key=value`).
-        args = build_parser().parse_intermixed_args(argv)
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except InputError as exc:
         for line in exc.problems:

@@ -31,6 +31,7 @@ PRECISIONS = ("auto", "no", "bf16", "fp16")
 SAMPLERS = ("tpe", "nsga2", "random", "grid")
 EVAL_SPLITS = ("validation", "test")
 SYNTHETIC_TASKS = ("joint", "sentence")
+PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_SPREAD")
 OBJECTIVES = {"score": "max", "total_time_s": "min", "wall_time_s": "min", "examples_trained": "min"}
 BASELINES = ("static-el2n", "dynamic-random")
 
@@ -115,6 +116,7 @@ class ScalingConfig:
     num_workers: int = 1  # data-parallel Ray Train workers per run
     use_gpu: bool = False
     cpus_per_worker: float = 1.0  # logical CPUs each worker reserves
+    placement_strategy: str = "PACK"  # PACK, SPREAD or STRICT_SPREAD (one worker per node)
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,7 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
     at_least("pruning.ucb_c", pr.ucb_c, 0.0)
 
     at_least("scaling.num_workers", s.num_workers, 1)
+    choice("scaling.placement_strategy", s.placement_strategy, PLACEMENT_STRATEGIES)
     at_least("scaling.cpus_per_worker", s.cpus_per_worker, 0.0, strict=True)
 
     se = cfg.search

@@ -22,7 +22,7 @@ from raypruning.study import STUDY_FILE, TUNE_DIR, resolve_study
 def dashboard_commands(folder: Path, port: int = 8080, tb_port: int = 6006) -> dict[str, list[str]]:
     meta = json.loads((folder / STUDY_FILE).read_text())
     storage = meta.get("optuna_storage", "")
-    if not storage.startswith(("sqlite", "postgresql", "mysql")):
+    if "***" in storage or not storage.startswith(("sqlite", "postgresql", "mysql")):
         storage = "$RAYPRUNING_OPTUNA_STORAGE"  # a server URL lives in the environment, never in files
     bindir = Path(sys.executable).parent
     optuna_bin = shutil.which("optuna-dashboard") or str(bindir / "optuna-dashboard")

@@ -42,9 +42,21 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
         except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
             raise InputError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
         return f"cluster at {address}"
-    ray.init(include_dashboard=include_dashboard, num_cpus=num_cpus, runtime_env=env,
-             configure_logging=True, logging_level="warning")
-    return "local Ray instance"
+    # Ray Train's placement-group cleaner finds the state API by auto-detection, which
+    # fails when another Ray instance runs on the same machine; name ours explicitly.
+    dashboard_port = _free_port()
+    env["env_vars"]["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{dashboard_port}"
+    ray.init(include_dashboard=include_dashboard, dashboard_host="127.0.0.1", dashboard_port=dashboard_port,
+             num_cpus=num_cpus, runtime_env=env, configure_logging=True, logging_level="warning")
+    return "local Ray instance" + (f" (dashboard http://127.0.0.1:{dashboard_port})" if include_dashboard else "")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def worker_resources(cfg: Config) -> dict:
@@ -69,7 +81,8 @@ def build_trainer(cfg: Config, storage_path: str, name: str, callbacks: list | N
         train_loop_per_worker,
         train_loop_config=loop_config,
         scaling_config=ray.train.ScalingConfig(num_workers=cfg.scaling.num_workers, use_gpu=cfg.scaling.use_gpu,
-                                               resources_per_worker=worker_resources(cfg)),
+                                               resources_per_worker=worker_resources(cfg),
+                                               placement_strategy=cfg.scaling.placement_strategy),
         run_config=ray.train.RunConfig(
             name=name,
             storage_path=storage_path,

@@ -148,13 +148,16 @@ def trial_driver(params: dict, base_config: dict, runs_path: str) -> None:
         raise result.error
 
 
-def trial_rows(trials, reference: dict, base_config: dict) -> pd.DataFrame:
-    """The results table of finished trials (design.md columns, then every searched key)."""
+def trial_rows(trials, reference: dict, base_config: dict, finishing: str | None = None) -> pd.DataFrame:
+    """The results table of finished trials (design.md columns, then every searched key).
+
+    finishing: the id of a trial Tune reports complete before marking it TERMINATED.
+    """
     rows = []
     reference_seen = False
     for trial in sorted(trials, key=lambda t: t.trial_id):
         last = trial.last_result or {}
-        if trial.status != "TERMINATED" or not last.get(K.DONE):
+        if (trial.status != "TERMINATED" and trial.trial_id != finishing) or not last.get(K.DONE):
             continue
         params = {k: v for k, v in trial.config.items()}
         cfg = apply_overrides(base_config, params)
@@ -217,7 +220,7 @@ def _make_progress_callback(folder: Path, total: int, reference: dict, base_conf
             print(f"[study] trial {trial.trial_id} failed: see {trial.local_path}", flush=True)
 
         def _update(self, trials, trial):
-            df = finish_table(trial_rows(trials, reference, base_config), objs)
+            df = finish_table(trial_rows(trials, reference, base_config, finishing=trial.trial_id), objs)
             if df.empty:
                 return
             R.write_trials(df, folder / R.TRIALS_FILE)
@@ -232,8 +235,13 @@ def _make_progress_callback(folder: Path, total: int, reference: dict, base_conf
 
 
 def run_study(config_path: str, overrides: list[str] | None = None, resume: bool = False,
-              address: str | None = None, include_dashboard: bool = True) -> pd.DataFrame:
-    """Run (or resume) a study and print its front. Returns the final trials table."""
+              address: str | None = None) -> pd.DataFrame:
+    """Run (or resume) a study and print its front. Returns the final trials table.
+
+    A local Ray instance always starts with its dashboard: Ray Train frees a finished
+    trial's placement group through the state API that the dashboard serves, and
+    without it later trials wait for CPUs that never come back.
+    """
     import ray.tune
     from ray.tune.search.optuna import OptunaSearch
 
@@ -257,7 +265,7 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
 
     folder.mkdir(parents=True, exist_ok=True)
     storage = open_storage(optuna_url(cfg, folder))
-    where = ensure_ray(address, include_dashboard=include_dashboard)
+    where = ensure_ray(address, include_dashboard=True)
     objs = objectives(cfg)
     reference = reference_point(cfg)
     base = cfg.to_dict()
@@ -266,7 +274,8 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
         (folder / STUDY_FILE).write_text(json.dumps(
             {"config": base, "reference": reference, "objectives": objs,
              "optuna_storage": shown_url(optuna_url(cfg, folder))}, indent=2))
-        (folder / "config.yaml").write_text(to_yaml(cfg))
+        shown = cfg.replace(**{"study.optuna_storage": shown_url(cfg.study.optuna_storage)}) if cfg.study.optuna_storage else cfg
+        (folder / "config.yaml").write_text(to_yaml(shown))
     concurrency = max_concurrent(cfg)
     print(f"[study] {cfg.study.name}: {total} trials ({cfg.search.sampler} sampler, reference first), "
           f"up to {concurrency} at once, {cfg.scaling.num_workers} worker(s) each, on {where}", flush=True)

@@ -10,12 +10,13 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """A local Ray instance (no dashboard) for tests that run Ray Train or Tune in-process."""
+    """A local Ray instance for tests that run Ray Train or Tune in-process (with the
+    dashboard, whose state API Ray Train needs to free finished trials' resources)."""
     import ray
 
     from raypruning.run import ensure_ray
 
-    ensure_ray(include_dashboard=False, num_cpus=2)
+    ensure_ray(include_dashboard=True, num_cpus=2)
     yield ray
     ray.shutdown()
 

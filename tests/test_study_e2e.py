@@ -46,7 +46,7 @@ def small_study(ray_local, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("studies")
     os.chdir(REPO)
     args = _study_args(tmp, "small", 3)
-    table = run_study(args[0], args[1:], include_dashboard=False)
+    table = run_study(args[0], args[1:])
     return tmp / "small", table
 
 
@@ -104,7 +104,7 @@ def test_bad_study_input_exits_2_and_creates_nothing(tmp_path, capsys, extra, ne
 
 @pytest.mark.slow
 def test_interrupted_study_resumes_without_duplicates(tmp_path):
-    args = [sys.executable, "-m", "raypruning", "study", *_study_args(tmp_path, "resumable", 4), "--no-ray-dashboard"]
+    args = [sys.executable, "-m", "raypruning", "study", *_study_args(tmp_path, "resumable", 4)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     table = tmp_path / "resumable" / "trials.parquet"
