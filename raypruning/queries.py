@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from raypruning import report_keys as K
 from raypruning import results as R
@@ -77,7 +76,7 @@ def best_command(study: str, max_drop: float | None = None, time_budget: float |
     print(f"# {constraint}: trial {row['trial_id']}")
     print(f"# score {row[K.SCORE]:.2f} ({row.get('score_delta', float('nan')):+.2f} points), "
           f"{time_col} {row[time_col]:.1f} (saving {row.get('time_saving', float('nan')):.1%})")
-    print(f"# run it: raypruning train THIS_FILE.yaml")
+    print("# run it: raypruning train THIS_FILE.yaml")
     print(to_yaml(cfg), end="")
     return 0
 

@@ -25,13 +25,11 @@ import datasets
 import numpy as np
 import pandas as pd
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 
 from raypruning import report_keys as K
 from raypruning.config import Config, from_dict
 from raypruning.data.encode import collate, encode_task
-from raypruning.data.schema import JOINT, REGRESSION
 from raypruning.data.sources import load_task_data
 from raypruning.evaluation import evaluate
 from raypruning.models import build_model, load_tokenizer
@@ -269,11 +267,9 @@ def _update_forgetting(state: RunState, ids, now_correct, n, worker) -> None:
     state.last_correct = np.where(trained, now, state.last_correct)
 
 
-def _epoch_report(cfg, state: RunState, epoch, loss, kept_fraction, metrics, num_examples) -> dict:
+def _costs(cfg, state: RunState, metrics: dict, num_examples: int) -> dict:
+    """The metric and cost keys shared by every epoch report and the final summary."""
     return {
-        K.EPOCH: epoch + 1,
-        K.LOSS: loss,
-        K.KEPT_FRACTION: kept_fraction,
         K.METRIC: metrics["name"],
         K.SCORE: metrics["score"],
         K.METRICS: metrics["all"],
@@ -286,19 +282,15 @@ def _epoch_report(cfg, state: RunState, epoch, loss, kept_fraction, metrics, num
     }
 
 
+def _epoch_report(cfg, state: RunState, epoch, loss, kept_fraction, metrics, num_examples) -> dict:
+    return {K.EPOCH: epoch + 1, K.LOSS: loss, K.KEPT_FRACTION: kept_fraction,
+            **_costs(cfg, state, metrics, num_examples)}
+
+
 def _summary(cfg: Config, state: RunState, metrics: dict, num_examples: int) -> dict:
-    schedule = PruningSchedule.from_config(cfg)
     return {
-        K.METRIC: metrics["name"],
-        K.SCORE: metrics["score"],
-        K.METRICS: metrics["all"],
-        K.TRAIN_TIME: state.train_time_s,
-        K.SCORING_TIME: state.scoring_time_s,
-        K.TOTAL_TIME: state.train_time_s + state.scoring_time_s,
-        K.WALL_TIME: state.wall_time_s,
-        K.EXAMPLES_TRAINED: state.examples_trained,
-        K.FULL_DATA_EXAMPLES: num_examples * cfg.train.epochs,
-        K.IDEAL_FRACTION: schedule.ideal_fraction(num_examples),
+        **_costs(cfg, state, metrics, num_examples),
+        K.IDEAL_FRACTION: PruningSchedule.from_config(cfg).ideal_fraction(num_examples),
         K.EPOCHS: cfg.train.epochs,
         K.PRUNING_EVENTS: state.events,
         "num_train_examples": num_examples,

@@ -7,7 +7,7 @@ A space maps a dotted config key to one of ``{uniform: [a, b]}``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from raypruning.config import Config
