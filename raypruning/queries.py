@@ -14,7 +14,7 @@ from raypruning import report_keys as K
 from raypruning import results as R
 from raypruning.config import apply_overrides, from_dict, to_yaml
 from raypruning.errors import InputError
-from raypruning.study import STUDY_FILE, resolve_study
+from raypruning.study import BASELINE_OVERRIDES, STUDY_FILE, resolve_study
 
 
 def load_study(study: str | Path) -> pd.DataFrame:
@@ -40,9 +40,10 @@ def trial_config(meta: dict, row: pd.Series):
     if row.get("is_reference"):
         overrides["pruning.mode"] = "full"
         overrides["pruning.keep_fraction"] = 1.0
+    overrides.update(BASELINE_OVERRIDES.get(row.get(R.METHOD_COLUMN), {}))
     for key in meta["reference"]:
         short = key.split(".")[-1]
-        if short in row.index and key not in overrides and pd.notna(row[short]):
+        if short in row.index and key not in overrides and short != K.SCORE and pd.notna(row[short]):
             value = row[short]
             overrides[key] = value.item() if hasattr(value, "item") else value
     return from_dict(apply_overrides(meta["config"], overrides), source="<study>")

@@ -31,6 +31,11 @@ from raypruning.search_space import full_key, grid_points, space_problems, to_tu
 
 STUDY_FILE = "study.json"
 TUNE_DIR = "tune"
+BASELINES_DIR = "baselines"  # the Tune experiment of study.baselines
+BASELINE_KEY = "baseline"  # trial config key holding a baseline's overrides
+# What each study.baselines entry changes in a trial's config.
+BASELINE_OVERRIDES = {"static-el2n": {"pruning.mode": "static", "pruning.score": "el2n"},
+                      "dynamic-random": {"pruning.mode": "dynamic", "pruning.score": "random"}}
 RUNS_DIR = "runs"
 OPTUNA_FILE = "optuna.db"
 PLOT_FILE = "pareto.png"
@@ -140,12 +145,18 @@ def trial_driver(params: dict, base_config: dict, runs_path: str) -> None:
 
     from raypruning.run import build_trainer, fault_from_env
 
-    cfg = from_dict(apply_overrides(base_config, params), source="<trial>")
+    cfg = from_dict(apply_overrides(base_config, flat_params(params)), source="<trial>")
     trial_id = ray.tune.get_context().get_trial_id()
     trainer = build_trainer(cfg, runs_path, f"trial-{trial_id}", [TuneReportCallback()], fault_from_env())
     result = trainer.fit()
     if result.error is not None:
         raise result.error
+
+
+def flat_params(params: dict) -> dict:
+    """A trial's dotted overrides (a baseline trial carries them under BASELINE_KEY)."""
+    params = dict(params)
+    return {**params, **params.pop(BASELINE_KEY, {})}
 
 
 def trial_rows(trials, reference: dict, base_config: dict, finishing: str | None = None) -> pd.DataFrame:
@@ -159,9 +170,10 @@ def trial_rows(trials, reference: dict, base_config: dict, finishing: str | None
         last = trial.last_result or {}
         if (trial.status != "TERMINATED" and trial.trial_id != finishing) or not last.get(K.DONE):
             continue
-        params = {k: v for k, v in trial.config.items()}
+        params = flat_params(trial.config)
         cfg = apply_overrides(base_config, params)
-        is_reference = not reference_seen and all(params.get(k) == v for k, v in reference.items())
+        is_reference = (not reference_seen and BASELINE_KEY not in trial.config
+                        and all(params.get(k) == v for k, v in reference.items()))
         reference_seen = reference_seen or is_reference
         row = {
             "trial_id": trial.trial_id,
@@ -301,15 +313,56 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
                                           verbose=0),
         )
     grid = tuner.fit()
-    table = finish_table(trial_rows([r for r in _grid_trials(grid)], reference, base), objs)
+    trials = list(_grid_trials(grid))
+    table = finish_table(trial_rows(trials, reference, base), objs)
     if table.empty:
         raise RuntimeError("no trial finished; see the trial logs under " + str(tune_path))
     R.write_trials(table, folder / R.TRIALS_FILE)
+    if cfg.study.baselines and len(table) >= total:
+        trials += run_baselines(cfg, folder, table, trainable, resume)
+        table = finish_table(trial_rows(trials, reference, base), objs)
+        R.write_trials(table, folder / R.TRIALS_FILE)
     if len(table) < total:
         print(f"[study] stopped with {len(table)}/{total} trials done; finish it with: "
               f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
     print_outcome(folder, table, objs)
     return table
+
+
+def baseline_points(cfg: Config, table: pd.DataFrame) -> list[dict]:
+    """One baseline trial per (baseline, front setting): the front's tau, T and f with the
+    baseline's mode and score, so the front shows the method against its baselines."""
+    front = table[table["pareto"] & ~table["is_reference"] & (table[R.METHOD_COLUMN] == R.METHOD_DYNAMIC)]
+    if front.empty:
+        front = table[~table["is_reference"]].nsmallest(1, K.TOTAL_TIME)
+    settings = front.drop_duplicates("keep_fraction").nsmallest(3, K.TOTAL_TIME)
+    points = []
+    for name in cfg.study.baselines:
+        for _, row in settings.iterrows():
+            points.append({BASELINE_KEY: {
+                "pruning.warmup_epochs": int(row["warmup_epochs"]), "pruning.period_epochs": int(row["period_epochs"]),
+                "pruning.keep_fraction": float(row["keep_fraction"]), **BASELINE_OVERRIDES[name]}})
+    return points
+
+
+def run_baselines(cfg: Config, folder: Path, table: pd.DataFrame, trainable, resume: bool) -> list:
+    """Run (or finish) the study.baselines trials as a second Tune experiment. Returns its trials."""
+    import ray.tune
+
+    path = folder / BASELINES_DIR
+    if resume and ray.tune.Tuner.can_restore(str(path)):
+        tuner = ray.tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        points = baseline_points(cfg, table)
+        print(f"[study] baselines: {len(points)} trial(s) ({', '.join(cfg.study.baselines)}) "
+              f"at the front's settings", flush=True)
+        tuner = ray.tune.Tuner(
+            trainable,
+            param_space={BASELINE_KEY: ray.tune.grid_search([p[BASELINE_KEY] for p in points])},
+            tune_config=ray.tune.TuneConfig(max_concurrent_trials=max_concurrent(cfg)),
+            run_config=ray.tune.RunConfig(name=BASELINES_DIR, storage_path=str(folder), verbose=0),
+        )
+    return list(_grid_trials(tuner.fit()))
 
 
 def _grid_trials(grid):

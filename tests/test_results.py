@@ -185,3 +185,19 @@ def test_front_table():
     # fastest first: 6, 2, 3, 1, 0; dominated 4 and NaN 5 absent
     assert [line.split()[0] for line in lines[1:]] == ["6", "2", "3", "1", "0"]
     assert "-20.00" in text and "80.0%" in text
+
+
+def test_baseline_points_follow_the_front():
+    from raypruning.config import load_config
+    from raypruning.study import BASELINE_KEY, baseline_points
+
+    cfg = load_config(None, ["study.baselines=[static-el2n, dynamic-random]"])
+    table = pd.DataFrame({
+        "trial_id": ["r", "a", "b", "c"], "warmup_epochs": [1, 0, 1, 2], "period_epochs": [1, 1, 2, 1],
+        "keep_fraction": [1.0, 0.3, 0.5, 0.8], "score": [90.0, 80.0, 88.0, 85.0],
+        "total_time_s": [10.0, 4.0, 6.0, 9.0], "is_reference": [True, False, False, False],
+        "pareto": [True, True, True, False], "method": ["reference", "dynamic", "dynamic", "dynamic"]})
+    points = [p[BASELINE_KEY] for p in baseline_points(cfg, table)]
+    assert len(points) == 4  # two baselines x the two non-reference front settings
+    assert {(p["pruning.keep_fraction"], p["pruning.mode"], p["pruning.score"]) for p in points} == {
+        (0.3, "static", "el2n"), (0.5, "static", "el2n"), (0.3, "dynamic", "random"), (0.5, "dynamic", "random")}

@@ -45,7 +45,7 @@ def small_study(ray_local, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("studies")
     os.chdir(REPO)
-    args = _study_args(tmp, "small", 3)
+    args = _study_args(tmp, "small", 3) + ["study.baselines=[dynamic-random]"]
     table = run_study(args[0], args[1:])
     return tmp / "small", table
 
@@ -53,7 +53,12 @@ def small_study(ray_local, tmp_path_factory):
 def test_trials_table(small_study):
     folder, _ = small_study
     df = pd.read_parquet(folder / "trials.parquet")
-    assert len(df) == 4  # 3 sampled + the reference
+    baselines = df[df["method"] == "dynamic-random"]
+    searched = df[df["method"] != "dynamic-random"]
+    assert len(searched) == 4  # 3 sampled + the reference
+    assert 1 <= len(baselines) <= 3
+    front_keeps = set(searched[searched["pareto"] & ~searched["is_reference"]]["keep_fraction"].round(6))
+    assert set(baselines["keep_fraction"].round(6)) <= front_keeps or len(front_keeps) == 0
     for col in DESIGN_COLUMNS:
         assert col in df.columns, col
     ref = df[df["is_reference"]]
@@ -68,7 +73,7 @@ def test_optuna_storage_and_tensorboard(small_study):
     folder, _ = small_study
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{folder / 'optuna.db'}")
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == 4
+    assert len(complete) == 4  # baselines are not sampled: they stay out of the Optuna study
     assert glob.glob(str(folder / "tune" / "**" / "events.out.tfevents.*"), recursive=True)
 
 

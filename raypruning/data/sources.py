@@ -39,6 +39,10 @@ def load_task_data(data_cfg: DataConfig) -> TaskData:
     if limit is not None and len(task.splits["train"]) > limit:
         splits = dict(task.splits, train=task.splits["train"].select(range(limit)))
         task = dataclasses.replace(task, splits=splits)
+    if data_cfg.eval_split not in task.splits:
+        where = data_cfg.path or data_cfg.name or data_cfg.format
+        raise InputError(f"key 'data.eval_split': {where} has no {data_cfg.eval_split!r} split "
+                         f"(it has {', '.join(task.splits)})")
     return task
 
 

@@ -92,3 +92,19 @@ def test_describe_real_atis():
     assert d["splits"] == {"train": 4478, "validation": 500, "test": 893}
     assert d["labels"]["atis_flight"] == 3309 and d["labels"]["atis_day_name"] == 0
     assert d["unseen"]["test"]["atis_day_name"] == 2 and d["slot_labels"]["O"] > 0
+
+
+def test_eval_split_that_the_data_lacks_is_an_input_error(tmp_path):
+    import pytest
+
+    from raypruning.config import load_config
+    from raypruning.data.sources import load_task_data
+    from raypruning.errors import InputError
+
+    folder = tmp_path / "SST-2"
+    folder.mkdir()
+    (folder / "train.tsv").write_text("sentence\tlabel\ngood film\t1\nbad film\t0\n")
+    (folder / "dev.tsv").write_text("sentence\tlabel\nfine film\t1\n")
+    cfg = load_config(None, ["data.format=glue", f"data.path={folder}", "data.eval_split=test"])
+    with pytest.raises(InputError, match="data.eval_split"):
+        load_task_data(cfg.data)
