@@ -156,7 +156,8 @@ def trial_driver(params: dict, base_config: dict, runs_path: str) -> None:
 def flat_params(params: dict) -> dict:
     """A trial's dotted overrides (a baseline trial carries them under BASELINE_KEY)."""
     params = dict(params)
-    return {**params, **params.pop(BASELINE_KEY, {})}
+    baseline = params.pop(BASELINE_KEY, {})
+    return {**params, **baseline}
 
 
 def trial_rows(trials, reference: dict, base_config: dict, finishing: str | None = None) -> pd.DataFrame:

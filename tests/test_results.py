@@ -201,3 +201,10 @@ def test_baseline_points_follow_the_front():
     assert len(points) == 4  # two baselines x the two non-reference front settings
     assert {(p["pruning.keep_fraction"], p["pruning.mode"], p["pruning.score"]) for p in points} == {
         (0.3, "static", "el2n"), (0.5, "static", "el2n"), (0.3, "dynamic", "random"), (0.5, "dynamic", "random")}
+
+
+def test_flat_params_unpacks_a_baseline():
+    from raypruning.study import BASELINE_KEY, flat_params
+
+    got = flat_params({BASELINE_KEY: {"pruning.mode": "static"}, "pruning.keep_fraction": 0.5})
+    assert got == {"pruning.mode": "static", "pruning.keep_fraction": 0.5}
