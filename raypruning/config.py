@@ -106,6 +106,10 @@ class PruningConfig:
     keep_fraction: float = 0.5  # f: share of training examples kept after each event
     joint_combine: str = "norm"  # joint EL2N: norm, sum or mean of intent and slot errors
     offset: float = 0.0  # skip this top share of the hardest examples
+    # Take the scores of the examples trained in the epoch before an event from their
+    # training forward pass (train mode, free) and re-score only the others (InfoBatch's
+    # idea): a cheaper event, at the price of scores from a model mid-epoch.
+    reuse_train_scores: bool = False
     smoothing: str = "none"  # none, ema, or ucb (ema + c * ew-std bonus)
     ema_alpha: float = 0.8  # weight of the previous smoothed score
     ucb_c: float = 1.0  # std bonus weight for ucb

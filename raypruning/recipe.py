@@ -36,7 +36,7 @@ from raypruning.models import build_model, load_tokenizer
 from raypruning.run_state import MODEL_FILE, OPTIMIZER_FILE, SUMMARY_FILE, RunState
 from raypruning.schedule import PruningSchedule
 from raypruning.score_table import all_reduce_scores, shard_ids
-from raypruning.scoring import batch_scores, correct, training_loss
+from raypruning.scoring import FORWARD_SCORES, batch_scores, correct, training_loss
 from raypruning.selection import select_random, select_top, smooth
 
 
@@ -104,31 +104,40 @@ def train_loop_per_worker(loop_config: dict) -> None:
 
         if schedule.is_event(epoch):
             start = time.perf_counter()
-            scores, kept = _pruning_event(cfg, core, train_rows, lengths, pad_id, task.kind, state, epoch,
-                                          schedule, worker)
+            scores, kept, rescored = _pruning_event(cfg, core, train_rows, lengths, pad_id, task.kind, state,
+                                                    epoch, schedule, worker)
             state.scoring_time_s += time.perf_counter() - start
             state.kept_ids = kept.tolist()
             kept_mask = np.zeros(num_examples, dtype=bool)
             kept_mask[kept] = True
-            state.events.append({"epoch": epoch, "kept": int(len(kept)), "scored": int(num_examples)})
+            state.events.append({"epoch": epoch, "kept": int(len(kept)), "scored": int(num_examples),
+                                 "rescored": int(rescored)})
             state.score_rows.append(pd.DataFrame({
                 "event": len(state.events) - 1, "epoch": epoch, "example_id": np.arange(num_examples),
                 "score": scores, "kept": kept_mask}))
 
         kept_ids = np.arange(num_examples) if state.kept_ids is None else np.asarray(state.kept_ids)
-        loss, step_time, trained_ids, trained_correct = _train_epoch(
-            cfg, model, optimizer, scheduler, grad_scaler, use_amp, amp_dtype, train_rows, kept_ids, pad_id,
-            task.kind, epoch, worker, track_correct=cfg.pruning.score == "forgetting")
-        state.train_time_s += step_time
+        reuse = (cfg.pruning.reuse_train_scores and schedule.is_event(epoch + 1)
+                 and cfg.pruning.score in FORWARD_SCORES)
+        trained = _train_epoch(cfg, model, optimizer, scheduler, grad_scaler, use_amp, amp_dtype, train_rows,
+                               kept_ids, pad_id, task.kind, epoch, worker,
+                               track_correct=cfg.pruning.score == "forgetting", track_scores=reuse)
+        state.train_time_s += trained.step_time
         state.examples_trained += len(kept_ids)
-        if trained_ids is not None:
-            _update_forgetting(state, trained_ids, trained_correct, num_examples, worker)
+        if trained.correct is not None:
+            _update_forgetting(state, trained.ids, trained.correct, num_examples, worker)
+        if trained.scores is not None:
+            start = time.perf_counter()
+            state.train_scores = all_reduce_scores(trained.ids, trained.scores, num_examples, worker.device)
+            state.scoring_time_s += trained.score_time + time.perf_counter() - start
+        else:
+            state.train_scores = None
 
         metrics = evaluate(core, eval_rows, task, pad_id, cfg.train.eval_batch_size, worker.device,
                            worker.rank, worker.world_size)
         state.next_epoch = epoch + 1
         state.wall_time_s = wall_offset + time.perf_counter() - wall_start
-        report = _epoch_report(cfg, state, epoch, loss, len(kept_ids) / num_examples, metrics, num_examples)
+        report = _epoch_report(cfg, state, epoch, trained.loss, len(kept_ids) / num_examples, metrics, num_examples)
         state.history.append({k: v for k, v in report.items() if k != K.METRICS} | {K.METRICS: metrics["all"]})
         done = epoch + 1 == cfg.train.epochs
         if done:
@@ -169,7 +178,11 @@ def _lr_lambda(cfg: Config, total_steps: int):
 
 
 def _pruning_event(cfg, core, train_rows, lengths, pad_id, kind, state, epoch, schedule, worker):
-    """Score every example (own shard), all-reduce, smooth and select. Returns (scores, kept ids)."""
+    """Score every example (own shard), all-reduce, smooth and select.
+
+    Returns:
+        (scores, kept ids, how many examples a scoring pass scored).
+    """
     n = len(train_rows)
     p = cfg.pruning
     event = len(state.events)
@@ -177,24 +190,31 @@ def _pruning_event(cfg, core, train_rows, lengths, pad_id, kind, state, epoch, s
     if p.score == "random" or epoch == 0:
         # Random dynamic pruning, or tau = 0 (scores of an untrained model mean nothing).
         scores = rng.random(n)
-        return scores, select_random(n, p.keep_fraction, rng)
+        return scores, select_random(n, p.keep_fraction, rng), 0
     if p.score == "forgetting":
         # Forgetting counts; an example not (yet) predicted right ranks above any count.
         forgets = np.zeros(n) if state.forgets is None else state.forgets.astype(np.float64)
         learned = np.zeros(n, dtype=bool) if state.last_correct is None else state.last_correct >= 0.5
         scores = forgets + np.where(learned, 0.0, cfg.train.epochs + 1.0)
+        rescored = 0
     else:
         by_length = np.argsort(lengths, kind="stable")
+        reused = state.train_scores
+        if reused is not None:  # only examples without a training-pass score are scored here
+            by_length = by_length[np.isnan(reused[by_length])]
+        rescored = len(by_length)
         mine = shard_ids(by_length, worker.rank, worker.world_size)
         local = score_examples(core, train_rows, mine, kind, p.score, p.joint_combine, pad_id,
                                cfg.train.eval_batch_size, worker.device)
         scores = all_reduce_scores(mine, local, n, worker.device)
+        if reused is not None:
+            scores = np.where(np.isnan(reused), scores, reused)
     selected_on, new_state = smooth(scores, None if state.smooth_mean is None else
                                     {"mean": state.smooth_mean, "var": state.smooth_var},
                                     p.smoothing, p.ema_alpha, p.ucb_c)
     if new_state is not None:
         state.smooth_mean, state.smooth_var = new_state["mean"], new_state["var"]
-    return scores, select_top(selected_on, p.keep_fraction, rng, p.offset)
+    return scores, select_top(selected_on, p.keep_fraction, rng, p.offset), rescored
 
 
 @torch.inference_mode()
@@ -216,9 +236,19 @@ def _to_device(batch: dict, device) -> dict:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+@dataclass
+class TrainedEpoch:
+    loss: float  # mean training loss
+    step_time: float  # seconds in training steps
+    score_time: float  # seconds spent keeping training-pass scores
+    ids: np.ndarray | None  # ids this worker trained (when something was tracked)
+    correct: np.ndarray | None  # their correctness, for forgetting events
+    scores: np.ndarray | None  # their score from the training forward pass
+
+
 def _train_epoch(cfg, model, optimizer, scheduler, grad_scaler, use_amp, amp_dtype, rows, kept_ids, pad_id,
-                 kind, epoch, worker, track_correct):
-    """One epoch over the kept ids. Returns (mean loss, step seconds, ids, correctness)."""
+                 kind, epoch, worker, track_correct, track_scores) -> TrainedEpoch:
+    """One epoch over the kept ids, optionally keeping per-example correctness and scores."""
     model.train()
     subset = [rows[i] for i in kept_ids]
     sampler = DistributedSampler(subset, num_replicas=worker.world_size, rank=worker.rank, shuffle=True,
@@ -226,8 +256,8 @@ def _train_epoch(cfg, model, optimizer, scheduler, grad_scaler, use_amp, amp_dty
     sampler.set_epoch(epoch)
     loader = DataLoader(subset, batch_size=cfg.train.batch_size, sampler=sampler,
                         collate_fn=lambda b: collate(b, pad_id))
-    total_loss, batches, step_time = 0.0, 0, 0.0
-    seen_ids, seen_correct = [], []
+    total_loss, batches, step_time, score_time = 0.0, 0, 0.0, 0.0
+    seen_ids, seen_correct, seen_scores = [], [], []
     for batch in loader:
         batch = _to_device(batch, worker.device)
         start = time.perf_counter()
@@ -247,12 +277,22 @@ def _train_epoch(cfg, model, optimizer, scheduler, grad_scaler, use_amp, amp_dty
         step_time += time.perf_counter() - start
         total_loss += float(loss.detach())
         batches += 1
-        if track_correct:
+        if track_correct or track_scores:
             seen_ids.append(batch["id"].cpu().numpy())
+        if track_correct:
             seen_correct.append(correct(outputs, batch, kind).cpu().numpy())
-    if not track_correct:
-        return total_loss / max(1, batches), step_time, None, None
-    return total_loss / max(1, batches), step_time, np.concatenate(seen_ids), np.concatenate(seen_correct)
+        if track_scores:
+            start = time.perf_counter()
+            with torch.no_grad():
+                p = cfg.pruning
+                seen_scores.append(batch_scores(outputs, batch, kind, p.score, p.joint_combine).double().cpu().numpy())
+            score_time += time.perf_counter() - start
+
+    def joined(parts):
+        return np.concatenate(parts) if parts else None
+
+    return TrainedEpoch(total_loss / max(1, batches), step_time, score_time, joined(seen_ids),
+                        joined(seen_correct), joined(seen_scores))
 
 
 def _update_forgetting(state: RunState, ids, now_correct, n, worker) -> None:

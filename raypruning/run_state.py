@@ -43,10 +43,11 @@ class RunState:
     smooth_var: np.ndarray | None = None
     last_correct: np.ndarray | None = None
     forgets: np.ndarray | None = None
+    train_scores: np.ndarray | None = None  # scores from the last epoch's training pass (NaN: not trained)
     # Score rows so far, one DataFrame per event.
     score_rows: list[pd.DataFrame] = field(default_factory=list)
 
-    _ARRAYS = ("smooth_mean", "smooth_var", "last_correct", "forgets")
+    _ARRAYS = ("smooth_mean", "smooth_var", "last_correct", "forgets", "train_scores")
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)

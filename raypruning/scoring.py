@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from raypruning.data.schema import JOINT, REGRESSION
 
 IGNORE = -100
+FORWARD_SCORES = ("el2n", "loss", "grand")  # scores computed from one forward pass
 # A regression prediction counts as "correct" (for forgetting events) within this distance.
 REGRESSION_TOLERANCE = 0.5
 

@@ -82,3 +82,17 @@ def test_killed_worker_resumes_with_the_same_kept_ids(ray_local, tmp_path, monke
         kept_got = sorted(got.query("event == @event and kept")["example_id"])
         kept_want = sorted(want.query("event == @event and kept")["example_id"])
         assert kept_got == kept_want, f"event {event}"
+
+
+def test_reused_training_scores_skip_the_trained_examples(ray_local, tmp_path, dynamic_run):
+    """With reuse, an event re-scores only examples the previous epoch did not train."""
+    _, full_scoring, _ = dynamic_run
+    cfg = load_config(None, RUN + ["pruning.reuse_train_scores=true"])
+    summary = run_training(cfg, tmp_path / "reuse")
+    scores = pd.read_parquet(tmp_path / "reuse" / "scores.parquet")
+    assert len(scores) == 2 * N_TRAIN and not scores["score"].isna().any()
+    assert summary[K.EXAMPLES_TRAINED] == full_scoring[K.EXAMPLES_TRAINED]
+    # The first event follows a full-data epoch: every score came from training, none from a pass;
+    # the second re-scores exactly the examples the pruned epoch left out.
+    assert [e["rescored"] for e in summary[K.PRUNING_EVENTS]] == [0, N_TRAIN - num_kept(N_TRAIN, 0.5)]
+    assert [e["rescored"] for e in full_scoring[K.PRUNING_EVENTS]] == [N_TRAIN, N_TRAIN]
