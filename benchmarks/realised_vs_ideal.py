@@ -48,11 +48,12 @@ def base_overrides(args) -> list[str]:
     ]
 
 
-def method_overrides(method: str) -> list[str]:
+def method_overrides(method: str, reuse: bool = False) -> list[str]:
     if method == "full":
         return ["pruning.mode=full"]
     return ["pruning.mode=dynamic", "pruning.score=el2n", f"pruning.keep_fraction={KEEP}",
-            f"pruning.warmup_epochs={TAU}", f"pruning.period_epochs={PERIOD}"]
+            f"pruning.warmup_epochs={TAU}", f"pruning.period_epochs={PERIOD}",
+            f"pruning.reuse_train_scores={str(reuse).lower()}"]
 
 
 def pair_row(full: dict, dyn: dict) -> dict:
@@ -81,6 +82,8 @@ def parse_args(argv=None):
     ap.add_argument("--num-eval", type=int, default=300)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reuse-train-scores", action="store_true",
+                    help="dynamic runs take kept examples' scores from the training pass (pruning.reuse_train_scores)")
     ap.add_argument("--cpus-per-worker", type=float, default=1.0)
     ap.add_argument("--verbose", action="store_true", help="show the Ray workers' logs")
     ap.add_argument("--out", type=Path, default=None, help="output JSON (default benchmarks/results/realised_vs_ideal.json)")
@@ -105,7 +108,7 @@ def main(argv=None) -> int:
             order = ("full", "dynamic") if rep % 2 == 0 else ("dynamic", "full")
             got = {}
             for method in order:
-                got[method] = run_one(base + method_overrides(method))
+                got[method] = run_one(base + method_overrides(method, args.reuse_train_scores))
                 print(f"[workers={workers} pair {rep}] {method}: total {got[method]['total_time_s']:.2f}s "
                       f"(train {got[method]['train_time_s']:.2f}s, scoring {got[method]['scoring_time_s']:.2f}s) "
                       f"score {got[method]['score']:.2f}", flush=True)
