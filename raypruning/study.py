@@ -27,6 +27,7 @@ from raypruning import report_keys as K
 from raypruning import results as R
 from raypruning.config import OBJECTIVES, Config, apply_overrides, from_dict, load_config, to_yaml
 from raypruning.errors import InputError
+from raypruning.storage import StudyLocation, fetch, is_uri, locate
 from raypruning.search_space import full_key, grid_points, space_problems, to_tune_space
 
 STUDY_FILE = "study.json"
@@ -42,12 +43,10 @@ PLOT_FILE = "pareto.png"
 KEEP = "pruning.keep_fraction"
 
 
-def study_folder(cfg: Config) -> Path:
-    return (Path(cfg.study.storage_path).expanduser() / cfg.study.name).resolve()
-
-
 def resolve_study(study: str) -> Path:
-    """A study folder path, or a study name under the default storage folder."""
+    """A study folder path or URI (copied down), or a study name under the default storage folder."""
+    if is_uri(study):
+        return fetch(study)
     path = Path(study).expanduser()
     if path.is_dir():
         return path.resolve()
@@ -217,7 +216,7 @@ def finish_table(df: pd.DataFrame, objs: dict[str, str]) -> pd.DataFrame:
     return R.order_columns(R.add_pareto_column(df, objs))
 
 
-def _make_progress_callback(folder: Path, total: int, reference: dict, base_config: dict, objs: dict):
+def _make_progress_callback(location: StudyLocation, total: int, reference: dict, base_config: dict, objs: dict):
     from ray.tune import Callback
 
     class StudyProgress(Callback):
@@ -236,7 +235,8 @@ def _make_progress_callback(folder: Path, total: int, reference: dict, base_conf
             df = finish_table(trial_rows(trials, reference, base_config, finishing=trial.trial_id), objs)
             if df.empty:
                 return
-            R.write_trials(df, folder / R.TRIALS_FILE)
+            R.write_trials(df, location.local / R.TRIALS_FILE)
+            location.push()
             last = trial.last_result or {}
             front = int(df["pareto"].sum()) if "pareto" in df else 0
             elapsed = time.monotonic() - self.start
@@ -262,8 +262,9 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     from raypruning.run import ensure_ray
 
     cfg = load_config(config_path, overrides)
-    folder = study_folder(cfg)
-    tune_path = folder / TUNE_DIR
+    location = locate(cfg.study.storage_path, cfg.study.name)
+    folder = location.local
+    tune_path = location.child(TUNE_DIR)
     # Everything that can be wrong with the input fails here, before anything is created.
     problems = space_problems(cfg.search.space, cfg, against_run=True)
     if problems:
@@ -271,11 +272,14 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     load_task_data(cfg.data)
     if cfg.study.optuna_storage:
         open_storage(optuna_url(cfg, folder))
-    if resume and not ray.tune.Tuner.can_restore(str(tune_path)):
-        raise InputError(f"{folder}: no interrupted study to resume there")
-    if not resume and tune_path.exists():
-        raise InputError(f"{folder}: a study already exists there; use --resume, or another study.name")
+    if resume and not ray.tune.Tuner.can_restore(tune_path):
+        raise InputError(f"{location.root}: no interrupted study to resume there")
+    if not resume and location.exists(TUNE_DIR):
+        raise InputError(f"{location.root}: a study already exists there; use --resume, or another study.name")
 
+    if resume and location.remote:
+        for path in fetch(location.remote).iterdir():  # the Optuna SQLite file and the tables
+            path.replace(folder / path.name)
     folder.mkdir(parents=True, exist_ok=True)
     storage = open_storage(optuna_url(cfg, folder))
     where = ensure_ray(address, include_dashboard=True)
@@ -289,18 +293,19 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
              "optuna_storage": shown_url(optuna_url(cfg, folder))}, indent=2))
         shown = cfg.replace(**{"study.optuna_storage": shown_url(cfg.study.optuna_storage)}) if cfg.study.optuna_storage else cfg
         (folder / "config.yaml").write_text(to_yaml(shown))
+        location.push()
     concurrency = max_concurrent(cfg)
     print(f"[study] {cfg.study.name}: {total} trials ({cfg.search.sampler} sampler, reference first), "
           f"up to {concurrency} at once, {cfg.scaling.num_workers} worker(s) each, on {where}", flush=True)
-    print(f"[study] folder {folder}", flush=True)
+    print(f"[study] folder {location.root}", flush=True)
 
     trainable = ray.tune.with_resources(
-        ray.tune.with_parameters(trial_driver, base_config=base, runs_path=str(folder / RUNS_DIR)),
+        ray.tune.with_parameters(trial_driver, base_config=base, runs_path=location.child(RUNS_DIR)),
         # The trial function only waits on its TorchTrainer: it takes no CPU of its own.
         {"CPU": 0, "memory": 1_000_000})
-    progress = _make_progress_callback(folder, total, reference, base, objs)
+    progress = _make_progress_callback(location, total, reference, base, objs)
     if resume:
-        tuner = ray.tune.Tuner.restore(str(tune_path), trainable, resume_unfinished=True, resume_errored=True)
+        tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
     else:
         searcher = OptunaSearch(metric=list(objs), mode=list(objs.values()), points_to_evaluate=[reference],
                                 sampler=_sampler(cfg), study_name=cfg.study.name, storage=storage,
@@ -310,23 +315,26 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
             param_space=to_tune_space(cfg.search.space),
             tune_config=ray.tune.TuneConfig(search_alg=searcher, num_samples=total,
                                             max_concurrent_trials=concurrency),
-            run_config=ray.tune.RunConfig(name=TUNE_DIR, storage_path=str(folder), callbacks=[progress],
+            run_config=ray.tune.RunConfig(name=TUNE_DIR, storage_path=location.root, callbacks=[progress],
                                           verbose=0),
         )
     grid = tuner.fit()
     trials = list(_grid_trials(grid))
     table = finish_table(trial_rows(trials, reference, base), objs)
     if table.empty:
-        raise RuntimeError("no trial finished; see the trial logs under " + str(tune_path))
+        raise RuntimeError("no trial finished; see the trial logs under " + tune_path)
     R.write_trials(table, folder / R.TRIALS_FILE)
     if cfg.study.baselines and len(table) >= total:
-        trials += run_baselines(cfg, folder, table, trainable, resume)
+        trials += run_baselines(cfg, location, table, trainable, resume)
         table = finish_table(trial_rows(trials, reference, base), objs)
         R.write_trials(table, folder / R.TRIALS_FILE)
     if len(table) < total:
         print(f"[study] stopped with {len(table)}/{total} trials done; finish it with: "
               f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
     print_outcome(folder, table, objs)
+    location.push()
+    if location.remote:
+        print(f"study files copied to {location.remote}")
     return table
 
 
@@ -346,13 +354,13 @@ def baseline_points(cfg: Config, table: pd.DataFrame) -> list[dict]:
     return points
 
 
-def run_baselines(cfg: Config, folder: Path, table: pd.DataFrame, trainable, resume: bool) -> list:
+def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, trainable, resume: bool) -> list:
     """Run (or finish) the study.baselines trials as a second Tune experiment. Returns its trials."""
     import ray.tune
 
-    path = folder / BASELINES_DIR
-    if resume and ray.tune.Tuner.can_restore(str(path)):
-        tuner = ray.tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
+    path = location.child(BASELINES_DIR)
+    if resume and ray.tune.Tuner.can_restore(path):
+        tuner = ray.tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True)
     else:
         points = baseline_points(cfg, table)
         print(f"[study] baselines: {len(points)} trial(s) ({', '.join(cfg.study.baselines)}) "
@@ -361,7 +369,7 @@ def run_baselines(cfg: Config, folder: Path, table: pd.DataFrame, trainable, res
             trainable,
             param_space={BASELINE_KEY: ray.tune.grid_search([p[BASELINE_KEY] for p in points])},
             tune_config=ray.tune.TuneConfig(max_concurrent_trials=max_concurrent(cfg)),
-            run_config=ray.tune.RunConfig(name=BASELINES_DIR, storage_path=str(folder), verbose=0),
+            run_config=ray.tune.RunConfig(name=BASELINES_DIR, storage_path=location.root, verbose=0),
         )
     return list(_grid_trials(tuner.fit()))
 
