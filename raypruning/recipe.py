@@ -105,7 +105,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
         if schedule.is_event(epoch):
             start = time.perf_counter()
             scores, kept, rescored = _pruning_event(cfg, core, train_rows, lengths, pad_id, task.kind, state,
-                                                    epoch, schedule, worker)
+                                                    epoch, worker)
             state.scoring_time_s += time.perf_counter() - start
             state.kept_ids = kept.tolist()
             kept_mask = np.zeros(num_examples, dtype=bool)
@@ -177,7 +177,7 @@ def _lr_lambda(cfg: Config, total_steps: int):
     return factor
 
 
-def _pruning_event(cfg, core, train_rows, lengths, pad_id, kind, state, epoch, schedule, worker):
+def _pruning_event(cfg, core, train_rows, lengths, pad_id, kind, state, epoch, worker):
     """Score every example (own shard), all-reduce, smooth and select.
 
     Returns:
