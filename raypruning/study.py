@@ -192,8 +192,9 @@ def trial_rows(trials, reference: dict, base_config: dict, finishing: str | None
         }
         for key, value in params.items():
             short = key.split(".")[-1]
-            if short not in row:
-                row[short] = value
+            if short in ("warmup_epochs", "period_epochs", "keep_fraction"):
+                continue
+            row[short if short not in row else key] = value  # pruning.score keeps its dotted name
         rows.append(row)
     return pd.DataFrame(rows)
 
