@@ -42,9 +42,9 @@ def trial_config(meta: dict, row: pd.Series):
         overrides["pruning.keep_fraction"] = 1.0
     overrides.update(BASELINE_OVERRIDES.get(row.get(R.METHOD_COLUMN), {}))
     for key in meta["reference"]:
-        short = key.split(".")[-1]
-        if short in row.index and key not in overrides and short != K.SCORE and pd.notna(row[short]):
-            value = row[short]
+        column = key if key in row.index else key.split(".")[-1]  # study.trial_rows' column naming
+        if column in row.index and key not in overrides and column != K.SCORE and pd.notna(row[column]):
+            value = row[column]
             overrides[key] = value.item() if hasattr(value, "item") else value
     return from_dict(apply_overrides(meta["config"], overrides), source="<study>")
 
