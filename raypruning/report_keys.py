@@ -17,7 +17,9 @@ KEPT_FRACTION = "kept_fraction"
 PRUNING_EVENTS = "pruning_events"
 CONFIG = "config"
 IDEAL_FRACTION = "ideal_fraction"  # (tau + f (E - tau)) / E
-DONE = "done"
+# Not "done": Tune reads that key as "stop this trial now", which ends the trial before Ray
+# Train has released the run's resources.
+DONE = "run_complete"
 
 SUMMARY_KEYS = (METRIC, SCORE, METRICS, TRAIN_TIME, SCORING_TIME, TOTAL_TIME, WALL_TIME,
                 EXAMPLES_TRAINED, FULL_DATA_EXAMPLES, EPOCHS, PRUNING_EVENTS, CONFIG)
