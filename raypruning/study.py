@@ -252,9 +252,10 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
               address: str | None = None) -> pd.DataFrame:
     """Run (or resume) a study and print its front. Returns the final trials table.
 
-    A local Ray instance always starts with its dashboard: Ray Train frees a finished
-    trial's placement group through the state API that the dashboard serves, and
-    without it later trials wait for CPUs that never come back.
+    A local Ray instance always starts with its dashboard: when a trial's Ray Train
+    controller dies before releasing its placement group (a killed or failed trial),
+    Ray Train frees it through the state API that the dashboard serves; without it
+    later trials wait for CPUs that never come back.
     """
     import ray.tune
     from ray.tune.search.optuna import OptunaSearch
