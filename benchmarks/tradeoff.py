@@ -248,7 +248,8 @@ def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) ->
             "quick": args.quick,
             "gpu": args.gpu,
             "parallel": args.parallel,
-            "overrides": base,
+            # The data folder is this machine's: record it as a placeholder.
+            "overrides": [o.replace(str(args.data_root), "<data-root>") for o in base],
             "command": command_line(),
             "machine": machine,
             "per_seed": {str(s): runs[job][s] for s in seeds},
