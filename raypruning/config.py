@@ -9,6 +9,7 @@ starts. Field comments are the documentation of each key.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import types
@@ -220,18 +221,15 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
     Changing ``data.format`` resets the options that belong to other formats,
     so that switching format by override alone works (design.md).
     """
-    import copy
-
     out = copy.deepcopy(raw)
     fmt = overrides.get("data.format")
     if fmt is not None and isinstance(out.get("data"), dict):
-        for key, formats in _FORMAT_OPTIONS.items():
-            if fmt not in formats and f"data.{key}" not in overrides:
+        # A new format with a new path: the old task and hub name described other data.
+        new_source = fmt != out["data"].get("format") and "data.path" in overrides
+        for key in _FORMAT_OPTIONS:
+            kept = fmt in _FORMAT_OPTIONS[key] and not (new_source and key in ("task", "name"))
+            if not kept and f"data.{key}" not in overrides:
                 out["data"].pop(key, None)
-        if fmt != (raw.get("data") or {}).get("format"):
-            for key in ("task", "name") if "data.path" in overrides else ():
-                if f"data.{key}" not in overrides:
-                    out["data"].pop(key, None)
     for dotted, value in overrides.items():
         node = out
         parts = dotted.split(".")

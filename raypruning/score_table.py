@@ -34,17 +34,5 @@ def all_reduce_scores(ids: np.ndarray, values: np.ndarray, num_examples: int,
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         dist.all_reduce(table, op=dist.ReduceOp.SUM)
         dist.all_reduce(seen, op=dist.ReduceOp.SUM)
-    out = (table / seen).cpu().numpy()  # 0/0 -> NaN for ids nobody scored
-    return out
+    return (table / seen).cpu().numpy()  # 0/0 -> NaN for ids nobody scored
 
-
-def all_reduce_max(ids: np.ndarray, values: np.ndarray, num_examples: int,
-                   device: torch.device | str = "cpu") -> np.ndarray:
-    """Like all_reduce_scores but keeps the maximum (for counters such as forgetting events)."""
-    table = torch.full((num_examples,), -np.inf, dtype=torch.float64, device=device)
-    index = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=device)
-    table.scatter_reduce_(0, index, torch.as_tensor(np.asarray(values, dtype=np.float64), device=device),
-                          reduce="amax")
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.all_reduce(table, op=dist.ReduceOp.MAX)
-    return table.cpu().numpy()

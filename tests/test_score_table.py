@@ -12,7 +12,7 @@ from raypruning.data.encode import encode_task
 from raypruning.data.sources import load_task_data
 from raypruning.models import build_model, load_tokenizer
 from raypruning.recipe import score_examples
-from raypruning.score_table import all_reduce_max, all_reduce_scores, shard_ids
+from raypruning.score_table import all_reduce_scores, shard_ids
 from raypruning.selection import select_top
 
 CFG = ["data.synthetic.num_train=203", "data.synthetic.num_eval=20", "model.hidden_size=32"]
@@ -65,7 +65,3 @@ def test_duplicate_rows_are_averaged_not_summed():
     assert table[:3].tolist() == [0.5, 0.25, 1.0]
     assert np.isnan(table[3])
 
-
-def test_max_reduce_single_process():
-    got = all_reduce_max(np.array([0, 0, 2]), np.array([1.0, 3.0, 2.0]), 3)
-    assert got[0] == 3.0 and got[2] == 2.0 and got[1] == -np.inf
