@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -282,6 +283,16 @@ def _build(cls, raw: Any, prefix: str, source: str, problems: list[str]):
     return cls(**kwargs)
 
 
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def read_number(value: Any) -> Any:
+    """YAML 1.1 reads 1e-3 (no dot) as a string: turn such strings into floats, leave the rest."""
+    if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
 def _coerce(value: Any, typ) -> tuple[bool, Any]:
     origin = typing.get_origin(typ)
     if origin in (typing.Union, types.UnionType):
@@ -306,6 +317,7 @@ def _coerce(value: Any, typ) -> tuple[bool, Any]:
             return True, int(value)
         return False, None
     if typ is float:
+        value = read_number(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return True, float(value)
         return False, None

@@ -27,7 +27,7 @@ def space_problems(space: dict, cfg: "Config", against_run: bool = False) -> lis
     it must also fit the rest of the run config (a warmup no longer than
     train.epochs): a study checks that, a single run ignores its search space.
     """
-    from raypruning.config import apply_overrides, config_keys
+    from raypruning.config import apply_overrides, config_keys, read_number
 
     problems = []
     if not space:
@@ -49,6 +49,8 @@ def space_problems(space: dict, cfg: "Config", against_run: bool = False) -> lis
                 problems.append(f"{where}: choice needs a non-empty list")
                 continue
         else:
+            if isinstance(args, list):
+                args = [read_number(a) for a in args]
             if not (isinstance(args, list) and len(args) == 2 and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in args)):
                 problems.append(f"{where}: {kind} needs two numbers [low, high], got {args!r}")
                 continue
@@ -103,7 +105,7 @@ def to_tune_space(space: dict) -> dict:
         elif kind == "loguniform":
             out[dotted] = tune.loguniform(float(args[0]), float(args[1]))
         elif kind == "int":
-            out[dotted] = tune.randint(int(args[0]), int(args[1]) + 1)  # Tune's upper bound is exclusive
+            out[dotted] = tune.randint(int(float(args[0])), int(float(args[1])) + 1)  # Tune's upper bound is exclusive
         else:
             out[dotted] = tune.choice(list(args))
     return out
@@ -119,7 +121,7 @@ def grid_points(space: dict, steps: int = 3) -> list[dict]:
         if kind == "choice":
             values = list(args)
         elif kind == "int":
-            values = list(range(int(args[0]), int(args[1]) + 1))
+            values = list(range(int(float(args[0])), int(float(args[1])) + 1))
         else:
             lo, hi = float(args[0]), float(args[1])
             values = [lo + (hi - lo) * i / (steps - 1) for i in range(steps)] if steps > 1 else [lo]

@@ -6,6 +6,7 @@ import pytest
 
 from raypruning.config import Config, load_config, parse_overrides
 from raypruning.errors import InputError
+from raypruning.search_space import space_problems
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -53,6 +54,17 @@ def test_overrides_are_typed_and_dotted(tmp_path):
                              "search.space={keep_fraction: {choice: [0.2, 0.5]}}"])
     assert cfg.pruning.keep_fraction == 0.25 and cfg.train.epochs == 6 and cfg.scaling.num_workers == 2
     assert cfg.search.space == {"keep_fraction": {"choice": [0.2, 0.5]}}
+
+
+def test_exponent_numbers_without_a_dot_are_numbers(tmp_path):
+    # YAML 1.1 reads 1e-3 as a string; users write it on the command line and in files.
+    assert load_config(None, ["train.lr=1e-3"]).train.lr == 1e-3
+    path = _write(tmp_path, "train:\n  lr: 5E-5\nsearch:\n  space:\n    train.lr: {loguniform: [1e-5, 1e-3]}\n")
+    cfg = load_config(path)
+    assert cfg.train.lr == 5e-5
+    assert space_problems(cfg.search.space, cfg) == []
+    with pytest.raises(InputError, match="train.lr"):
+        load_config(None, ["train.lr=1e-3x"])
 
 
 def test_format_override_drops_other_format_options(tmp_path):
