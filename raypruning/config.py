@@ -108,9 +108,11 @@ class PruningConfig:
     keep_fraction: float = 0.5  # f: share of training examples kept after each event
     joint_combine: str = "norm"  # joint EL2N: norm, sum or mean of intent and slot errors
     offset: float = 0.0  # skip this top share of the hardest examples
+    explore: float = 0.0  # share of the kept budget drawn at random from the rest (epsilon-greedy)
     # Take the scores of the examples trained in the epoch before an event from their
     # training forward pass (train mode, free) and re-score only the others (InfoBatch's
-    # idea): a cheaper event, at the price of scores from a model mid-epoch.
+    # idea): a cheaper event, at the price of scores from a model mid-epoch. Not after
+    # the first epoch, whose training pass scores examples the model has never seen.
     reuse_train_scores: bool = False
     smoothing: str = "none"  # none, ema, or ucb (ema + c * ew-std bonus)
     ema_alpha: float = 0.8  # weight of the previous smoothed score
@@ -401,6 +403,8 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
     at_least("pruning.period_epochs", pr.period_epochs, 1)
     if not 0.0 < pr.keep_fraction <= 1.0:
         p.append(f"key 'pruning.keep_fraction': must be in (0, 1], got {pr.keep_fraction}")
+    if not 0.0 <= pr.explore <= 1.0:
+        p.append(f"key 'pruning.explore': must be in [0, 1], got {pr.explore}")
     if not 0.0 <= pr.offset < 1.0:
         p.append(f"key 'pruning.offset': must be in [0, 1), got {pr.offset}")
     elif pr.offset + pr.keep_fraction > 1.0 + 1e-9 and pr.keep_fraction < 1.0:

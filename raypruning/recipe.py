@@ -117,7 +117,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
                 "score": scores, "kept": kept_mask}))
 
         kept_ids = np.arange(num_examples) if state.kept_ids is None else np.asarray(state.kept_ids)
-        reuse = (cfg.pruning.reuse_train_scores and schedule.is_event(epoch + 1)
+        reuse = (cfg.pruning.reuse_train_scores and schedule.scores_from_training(epoch)
                  and cfg.pruning.score in FORWARD_SCORES)
         trained = _train_epoch(cfg, model, optimizer, scheduler, grad_scaler, use_amp, amp_dtype, train_rows,
                                kept_ids, pad_id, task.kind, epoch, worker,
@@ -214,7 +214,7 @@ def _pruning_event(cfg, core, train_rows, lengths, pad_id, kind, state, epoch, w
                                     p.smoothing, p.ema_alpha, p.ucb_c)
     if new_state is not None:
         state.smooth_mean, state.smooth_var = new_state["mean"], new_state["var"]
-    return scores, select_top(selected_on, p.keep_fraction, rng, p.offset), rescored
+    return scores, select_top(selected_on, p.keep_fraction, rng, p.offset, p.explore), rescored
 
 
 @torch.inference_mode()

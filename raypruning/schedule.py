@@ -38,6 +38,14 @@ class PruningSchedule:
             return epoch == self.warmup_epochs
         return (epoch - self.warmup_epochs) % self.period_epochs == 0
 
+    def scores_from_training(self, epoch: int) -> bool:
+        """Whether this epoch's training pass can stand in for the next event's scoring pass.
+
+        Never the first epoch: its training pass meets each example before the model has
+        learnt anything, so those scores would mostly reflect the visiting order.
+        """
+        return 1 <= epoch and epoch + 1 < self.epochs and self.is_event(epoch + 1)
+
     def event_epochs(self) -> list[int]:
         return [e for e in range(self.epochs) if self.is_event(e)]
 

@@ -1,7 +1,8 @@
 """Which examples to keep, given their scores: pure functions, no Ray, no torch.
 
 Keeping the highest scores trains on the examples the model finds hardest;
-an optional offset skips the very top (likely mislabelled) share first.
+an optional offset skips the very top (likely mislabelled) share first, and
+an optional explore share of the budget goes to random other examples.
 Ties are broken by a seeded random permutation so that equal scores do not
 favour low ids.
 """
@@ -17,19 +18,26 @@ def num_kept(num_examples: int, keep_fraction: float) -> int:
 
 
 def select_top(scores: np.ndarray, keep_fraction: float, rng: np.random.Generator,
-               offset: float = 0.0) -> np.ndarray:
+               offset: float = 0.0, explore: float = 0.0) -> np.ndarray:
     """Ids (positions in `scores`) of the kept examples, sorted ascending.
 
-    Keeps the examples ranked in [offset * N, offset * N + k) by descending
-    score, with k = num_kept(N, keep_fraction). NaN scores rank last.
+    Keeps k = num_kept(N, keep_fraction) examples: the (1 - explore) share of
+    k ranked from offset * N down by descending score, and the explore share
+    drawn uniformly from all the others (epsilon-greedy, Raju et al. 2021: an
+    example whose score is stale or noisy still gets a chance to be seen).
+    NaN scores rank last.
     """
     n = len(scores)
     k = num_kept(n, keep_fraction)
-    skip = min(int(round(offset * n)), n - k)
+    greedy = k - int(round(explore * k))
+    skip = min(int(round(offset * n)), n - greedy)
     tiebreak = rng.permutation(n)
     key = np.where(np.isnan(scores), -np.inf, scores)
     order = np.lexsort((tiebreak, -key))  # primary: score descending; then random
-    return np.sort(order[skip: skip + k])
+    top = order[skip: skip + greedy]
+    rest = np.concatenate([order[:skip], order[skip + greedy:]])
+    explored = rng.choice(rest, size=k - greedy, replace=False)
+    return np.sort(np.concatenate([top, explored]))
 
 
 def select_random(num_examples: int, keep_fraction: float, rng: np.random.Generator) -> np.ndarray:

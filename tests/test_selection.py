@@ -19,6 +19,18 @@ def test_select_top_offset_skips_hardest():
     assert kept.tolist() == [2, 3]
 
 
+def test_select_top_explore_spends_its_share_on_random_others():
+    scores = np.arange(100, dtype=float)  # id i has score i: the top 20 are 80..99
+    kept = select_top(scores, 0.2, np.random.default_rng(0), explore=0.25)
+    assert len(kept) == 20 and len(set(kept.tolist())) == 20
+    assert set(range(85, 100)) <= set(kept.tolist())  # the greedy 15
+    explored = [i for i in kept.tolist() if i < 85]
+    assert len(explored) == 5 and explored != list(range(80, 85))  # drawn, not the next ranks
+    others = select_top(scores, 0.2, np.random.default_rng(1), explore=0.25)
+    assert others.tolist() != kept.tolist()  # a different seed explores elsewhere
+    assert select_top(scores, 0.2, np.random.default_rng(0), explore=1.0).tolist() != list(range(80, 100))
+
+
 def test_select_top_ties_broken_by_seed_not_by_id():
     scores = np.zeros(100)
     a = select_top(scores, 0.1, np.random.default_rng(1))
@@ -65,6 +77,15 @@ def test_schedule_events_dynamic_static_full():
     assert stat.event_epochs() == [2]
     assert PruningSchedule(6, "full", 1, 1, 0.5).event_epochs() == []
     assert PruningSchedule(6, "dynamic", 1, 1, 1.0).event_epochs() == []
+
+
+def test_training_pass_scores_stand_in_only_after_the_first_epoch():
+    tau1 = PruningSchedule(epochs=6, mode="dynamic", warmup_epochs=1, period_epochs=2, keep_fraction=0.5)
+    # Events at 1, 3, 5: the epoch before each, except epoch 0 (an untrained model's pass);
+    # the last epoch has no event after it.
+    assert [e for e in range(6) if tau1.scores_from_training(e)] == [2, 4]
+    tau2 = PruningSchedule(epochs=4, mode="dynamic", warmup_epochs=2, period_epochs=1, keep_fraction=0.5)
+    assert [e for e in range(4) if tau2.scores_from_training(e)] == [1, 2]
 
 
 def test_schedule_ideal_fraction():
