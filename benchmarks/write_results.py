@@ -215,6 +215,14 @@ def _machine(m: dict) -> str:
     return "; ".join(str(p) for p in parts if p)
 
 
+def _settings(r0: dict, rows: list[dict]) -> str:
+    """The learning rate and the EL2N selection options, from what the rows recorded."""
+    lr = next((o.split("=", 1)[1] for o in r0.get("overrides", []) if o.startswith("train.lr=")), None)
+    el2n = next((r for r in rows if r["method"] == "dynamic-el2n"), {})
+    opts = [f"{k}={el2n[k]}" for k in ("reuse_train_scores", "explore", "offset") if el2n.get(k) is not None]
+    return (f"; lr {lr}" if lr else "") + (f"; EL2N options {', '.join(opts)}" if opts else "")
+
+
 def write_markdown(results: Path, out: Path) -> Path:
     data = load_datasets(results)
     lines = ["# Benchmark results", "",
@@ -262,7 +270,7 @@ def write_markdown(results: Path, out: Path) -> Path:
                   + (f" truncated to {r0['layers']} layers" if r0.get("layers") else "")
                   + f"; E = {r0['epochs']} epochs; tau = {rows[1]['warmup_epochs'] if len(rows) > 1 else '-'}, "
                   f"T = {rows[1]['period_epochs'] if len(rows) > 1 else '-'}; seeds {r0['seeds']}; "
-                  f"primary metric {r0['metric']}"
+                  f"primary metric {r0['metric']}" + _settings(r0, rows)
                   + (f"; {r0['parallel']} runs at once (time ratios not meaningful)" if r0.get("parallel", 1) > 1
                      else "") + ".", ""]
         drift = r0.get("reference_drift")

@@ -26,7 +26,8 @@ REQUIRED = ("dataset", "method", "keep_fraction", "warmup_epochs", "period_epoch
 @pytest.mark.timeout(420)
 def test_tradeoff_quick(tmp_path):
     out = tmp_path / "results"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], cwd=REPO,
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out), "--reuse-train-scores",
+                           "--explore", "0.1"], cwd=REPO,
                           capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = json.loads((out / "synthetic.json").read_text())
@@ -54,4 +55,11 @@ def test_tradeoff_quick(tmp_path):
             # tau = 1 warmup epoch of E = 3, then f of the data: (1 + 2f) / 3 (exact counts round f*N).
             assert math.isclose(r["ideal_fraction"], (1 + 2 * r["keep_fraction"]) / 3, abs_tol=0.01)
             assert r["scoring_share"] > 0.0 or r["method"] == "dynamic-random"
+    for r in rows:  # the EL2N options reach the EL2N runs, and are recorded there only
+        el2n = r["method"].endswith("el2n")
+        assert (r["reuse_train_scores"], r["explore"]) == ((True, 0.1) if el2n else (None, None)), r["method"]
+        if r["method"] == "dynamic-el2n":  # events at epochs 1 and 2: the second re-scores only the pruned
+            events = r["per_seed"]["0"]["pruning_events"]
+            assert [e["rescored"] for e in events] == [r["num_train_examples"],
+                                                       r["num_train_examples"] - events[0]["kept"]]
     assert (out / "tradeoff.png").is_file()
