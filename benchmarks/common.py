@@ -122,8 +122,11 @@ def run_one(overrides: list[str], workdir: str | Path | None = None) -> dict:
 
 
 def slim(summary: dict) -> dict:
-    """The numbers of a summary that the benchmark files keep (no config, no history)."""
+    """The numbers of a summary that the benchmark files keep (no config; of the history, the scores)."""
     keys = ("metric", "score", "metrics", "train_time_s", "scoring_time_s", "total_time_s", "wall_time_s",
             "driver_time_s", "examples_trained", "full_data_examples", "ideal_fraction", "pruning_events",
             "num_train_examples")
-    return {k: summary.get(k) for k in keys if k in summary}
+    out = {k: summary.get(k) for k in keys if k in summary}
+    # The learning curve shows whether a run had converged by its last epoch.
+    out["score_by_epoch"] = [h.get("score") for h in summary.get("history", [])]
+    return out

@@ -8,6 +8,9 @@ with the seed), runs:
 - dynamic-el2n    re-scores every T epochs after tau warmup epochs (the paper's method)
 - static-el2n     scores once after the warmup and keeps that subset (pruning.mode=static)
 - dynamic-random  re-draws a random subset every T epochs (pruning.score=random)
+- dynamic-el2n-explore  (only with --explore E > 0) dynamic EL2N whose kept budget
+                  spends the share E on random other examples (epsilon-greedy,
+                  Raju et al. 2021); the other EL2N methods keep explore = 0
 
 at keep fractions 0.5 and 0.2 (--keep), and writes <out>/<dataset>.json: a
 list of rows, one per (method, keep fraction), with the score (mean and spread
@@ -61,6 +64,7 @@ from common import (DEFAULT_DATA_ROOT, RESULTS, command_line, machine_info, mean
 JOINT_DATASETS = ("atis", "snips")
 ALL_DATASETS = ("atis", "snips", "sst2", "synthetic")
 METHODS = ("full", "dynamic-el2n", "static-el2n", "dynamic-random")
+EXPLORE_METHOD = "dynamic-el2n-explore"  # run on top of METHODS when --explore > 0
 JOINT_METRICS = ("intent_accuracy", "slot_f1", "exact_match")
 CPU_MAX_TRAIN = {"snips": 4000, "sst2": 4000}  # training subsets on CPU (see above)
 CPU_EPOCHS = {"atis": 10, "snips": 10, "sst2": 6}
@@ -108,13 +112,16 @@ def epochs_for(args, dataset: str) -> int:
     return CPU_EPOCHS.get(dataset, 4)
 
 
-def method_overrides(method: str, keep: float, tau: int, period: int, el2n: tuple[str, ...] = ()) -> list[str]:
-    """The pruning keys of one method; `el2n` holds the EL2N selection options (reuse, explore, offset)."""
+def method_overrides(method: str, keep: float, tau: int, period: int, el2n: tuple[str, ...] = (),
+                     explore: float = 0.0) -> list[str]:
+    """The pruning keys of one method; `el2n` holds the EL2N selection options (reuse, offset)."""
     if method == "full":
         return ["pruning.mode=full"]
     common = [f"pruning.keep_fraction={keep}", f"pruning.warmup_epochs={tau}", f"pruning.period_epochs={period}"]
     if method == "dynamic-el2n":
         return ["pruning.mode=dynamic", "pruning.score=el2n"] + common + list(el2n)
+    if method == EXPLORE_METHOD:
+        return ["pruning.mode=dynamic", "pruning.score=el2n", f"pruning.explore={explore}"] + common + list(el2n)
     if method == "static-el2n":
         return ["pruning.mode=static", "pruning.score=el2n"] + common + list(el2n)
     if method == "dynamic-random":
@@ -125,8 +132,9 @@ def method_overrides(method: str, keep: float, tau: int, period: int, el2n: tupl
 def plan(args) -> list[tuple[str, float]]:
     """(method, keep) pairs; the reference first in the canonical order."""
     out = [("full", 1.0)]
+    methods = METHODS[1:] + ((EXPLORE_METHOD,) if args.explore > 0 else ())
     for keep in args.keep:
-        for method in METHODS[1:]:
+        for method in methods:
             out.append((method, keep))
     return out
 
@@ -163,7 +171,7 @@ def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
     def overrides_of(seed, job):
         method, keep = ("full", 1.0) if job == REPEAT else job
         return base + [f"train.seed={seed}"] + method_overrides(method, keep, args.warmup, args.period,
-                                                                el2n_options(args))
+                                                                el2n_options(args), args.explore)
 
     def log(seed, job, s):
         if job == REPEAT:
@@ -197,7 +205,7 @@ def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
 
 def el2n_options(args) -> tuple[str, ...]:
     return (f"pruning.reuse_train_scores={'true' if args.reuse_train_scores else 'false'}",
-            f"pruning.explore={args.explore}", f"pruning.offset={args.offset}")
+            f"pruning.offset={args.offset}")
 
 
 def _remote_run(overrides):
@@ -237,9 +245,9 @@ def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) ->
             "warmup_epochs": 0 if method == "full" else args.warmup,
             "period_epochs": 0 if method == "full" else args.period,
             # EL2N selection options (the random baseline ignores them)
-            "reuse_train_scores": args.reuse_train_scores if method.endswith("el2n") else None,
-            "explore": args.explore if method.endswith("el2n") else None,
-            "offset": args.offset if method.endswith("el2n") else None,
+            "reuse_train_scores": args.reuse_train_scores if "el2n" in method else None,
+            "explore": (args.explore if method == EXPLORE_METHOD else 0.0) if "el2n" in method else None,
+            "offset": args.offset if "el2n" in method else None,
             "epochs": epochs,
             "seeds": seeds,
             "metric": per[seeds[0]]["metric"],
@@ -302,7 +310,8 @@ def parse_args(argv=None):
                     help="EL2N methods: pruning.reuse_train_scores=true (scores of trained examples from the "
                          "training pass; only the others are re-scored)")
     ap.add_argument("--explore", type=float, default=0.0,
-                    help="EL2N methods: pruning.explore, the epsilon-greedy share of the kept budget (default 0)")
+                    help=f"above 0: also run {EXPLORE_METHOD}, dynamic EL2N with this pruning.explore "
+                         "(the epsilon-greedy share of the kept budget; default 0: not run)")
     ap.add_argument("--offset", type=float, default=0.0,
                     help="EL2N methods: pruning.offset, the top share of hardest examples skipped (default 0)")
     ap.add_argument("--workers", type=int, default=1, help="Ray Train workers per run (default 1)")

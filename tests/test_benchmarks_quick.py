@@ -1,7 +1,7 @@
 """Smoke test of the trade-off benchmark: `benchmarks/tradeoff.py --quick` end to end.
 
-Seven short Ray Train runs (full data, then dynamic EL2N, static EL2N and
-random dynamic pruning at keep 0.5 and 0.2) on the synthetic task with the
+Nine short Ray Train runs (full data, then dynamic EL2N with and without
+exploration, static EL2N and random dynamic pruning at keep 0.5 and 0.2) on the synthetic task with the
 tiny model; each run pays the Ray worker-group start, so this is a slow test.
 """
 
@@ -44,8 +44,8 @@ def test_tradeoff_quick(tmp_path):
         assert row["seeds"] == [0]
         assert {"platform", "cpu_count", "torch"} <= set(row["machine"])
     got = {(r["method"], r["keep_fraction"]) for r in rows}
-    expected = {("full", 1.0)} | {(m, k) for m in ("dynamic-el2n", "static-el2n", "dynamic-random")
-                                  for k in (0.5, 0.2)}
+    expected = {("full", 1.0)} | {(m, k) for m in ("dynamic-el2n", "static-el2n", "dynamic-random",
+                                                   "dynamic-el2n-explore") for k in (0.5, 0.2)}
     assert got == expected and len(rows) == len(expected)
     ref = next(r for r in rows if r["method"] == "full")
     assert ref["time_saving"] == 0.0 and ref["score_delta"] == 0.0
@@ -56,10 +56,21 @@ def test_tradeoff_quick(tmp_path):
             assert math.isclose(r["ideal_fraction"], (1 + 2 * r["keep_fraction"]) / 3, abs_tol=0.01)
             assert r["scoring_share"] > 0.0 or r["method"] == "dynamic-random"
     for r in rows:  # the EL2N options reach the EL2N runs, and are recorded there only
-        el2n = r["method"].endswith("el2n")
-        assert (r["reuse_train_scores"], r["explore"]) == ((True, 0.1) if el2n else (None, None)), r["method"]
+        want = {"dynamic-el2n-explore": (True, 0.1), "dynamic-el2n": (True, 0.0), "static-el2n": (True, 0.0)}
+        assert (r["reuse_train_scores"], r["explore"]) == want.get(r["method"], (None, None)), r["method"]
         if r["method"] == "dynamic-el2n":  # events at epochs 1 and 2: the second re-scores only the pruned
             events = r["per_seed"]["0"]["pruning_events"]
             assert [e["rescored"] for e in events] == [r["num_train_examples"],
                                                        r["num_train_examples"] - events[0]["kept"]]
     assert (out / "tradeoff.png").is_file()
+    # The report names a verdict for each goal and each dynamic EL2N variant, and tabulates every method.
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import write_results
+
+    verdicts = write_results.goal_lines("synthetic", rows)
+    for name in ("dynamic EL2N at keep 0.5", "dynamic EL2N (explore 0.1) at keep 0.2",
+                 "dynamic EL2N (explore 0.1) beats static EL2N", "dynamic EL2N beats static EL2N"):
+        hits = [line for line in verdicts if name in line]
+        assert len(hits) == 1 and hits[0].count("MET**") == 1, (name, verdicts)
+    write_results.write_markdown(out, tmp_path / "RESULTS.md")
+    assert "| dynamic-el2n-explore | 0.2 |" in (tmp_path / "RESULTS.md").read_text()
