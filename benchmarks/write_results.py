@@ -23,7 +23,7 @@ from common import RESULTS  # noqa: E402
 DATASET_ORDER = ("atis", "snips", "sst2", "synthetic")
 METHOD_MARKERS = {"full": "*", "dynamic-el2n": "o", "dynamic-el2n-explore": "D", "static-el2n": "s",
                   "dynamic-random": "^"}
-DYNAMIC_EL2N = ("dynamic-el2n", "dynamic-el2n-explore")  # the goals are checked on each one run
+DYNAMIC_EL2N = ("dynamic-el2n", "dynamic-el2n-explore")  # the goals are checked on each variant that ran
 PAPER = ("Attendu & Corbeil 2023 (roberta-base, GPU, joint NLU 40 epochs / GLUE 10): keeping 50% of the "
          "examples preserves full accuracy with up to 41% less finetuning time; keeping 20% costs about "
          "1 point of accuracy with 66% less time; dynamic pruning beats static pruning.")
