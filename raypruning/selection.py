@@ -35,6 +35,8 @@ def select_top(scores: np.ndarray, keep_fraction: float, rng: np.random.Generato
     key = np.where(np.isnan(scores), -np.inf, scores)
     order = np.lexsort((tiebreak, -key))  # primary: score descending; then random
     top = order[skip: skip + greedy]
+    if greedy == k:
+        return np.sort(top)
     rest = np.concatenate([order[:skip], order[skip + greedy:]])
     explored = rng.choice(rest, size=k - greedy, replace=False)
     return np.sort(np.concatenate([top, explored]))
