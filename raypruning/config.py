@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from raypruning.errors import InputError
+from raypruning.keys import BASELINES, OBJECTIVES
 
 DATA_FORMATS = ("synthetic", "jointbert", "massive", "mtop", "glue", "csv", "jsonl", "parquet", "hf")
 PRUNING_MODES = ("full", "static", "dynamic")
@@ -34,8 +35,6 @@ SAMPLERS = ("tpe", "nsga2", "random", "grid")
 EVAL_SPLITS = ("validation", "test")
 SYNTHETIC_TASKS = ("joint", "sentence")
 PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_SPREAD")
-OBJECTIVES = {"score": "max", "total_time_s": "min", "wall_time_s": "min", "examples_trained": "min"}
-BASELINES = ("static-el2n", "dynamic-random")
 
 # Keys of DataConfig that only one family of formats reads; an override of
 # data.format resets the ones the new format does not use (design.md).
@@ -437,8 +436,8 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
         if obj not in OBJECTIVES:
             p.append(f"key 'study.objectives': {obj!r} is not reported by a run (known: {', '.join(OBJECTIVES)})")
     for base in st.baselines:
-        if base not in BASELINES:
-            p.append(f"key 'study.baselines': {base!r} is not one of {', '.join(BASELINES)}")
+        if base not in [m.value for m in BASELINES]:
+            p.append(f"key 'study.baselines': {base!r} is not one of {', '.join(m.value for m in BASELINES)}")
     return p
 
 

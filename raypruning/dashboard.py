@@ -8,7 +8,6 @@ tunnel or a port-forward, never a public address.
 
 from __future__ import annotations
 
-import json
 import shlex
 import shutil
 import subprocess
@@ -16,12 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from raypruning.study import STUDY_FILE, TUNE_DIR, resolve_study
+from raypruning.study.layout import TUNE_DIR, read_meta, resolve_study
 
 
 def dashboard_commands(folder: Path, port: int = 8080, tb_port: int = 6006) -> dict[str, list[str]]:
-    meta = json.loads((folder / STUDY_FILE).read_text())
-    storage = meta.get("optuna_storage", "")
+    storage = read_meta(folder).optuna_storage
     if "***" in storage or not storage.startswith(("sqlite", "postgresql", "mysql")):
         storage = "$RAYPRUNING_OPTUNA_STORAGE"  # a server URL lives in the environment, never in files
     bindir = Path(sys.executable).parent

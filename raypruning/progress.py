@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ray.train
 
-from raypruning import report_keys as K
+from raypruning import keys as K
 
 
 def epoch_line(m: dict) -> str:

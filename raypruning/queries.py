@@ -10,43 +10,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from raypruning import report_keys as K
-from raypruning import results as R
+from raypruning import keys as K
+from raypruning import pareto, report
 from raypruning.config import apply_overrides, from_dict, to_yaml
-from raypruning.errors import InputError
-from raypruning.study import BASELINE_OVERRIDES, STUDY_FILE, resolve_study
+from raypruning.study.layout import StudyMeta, read_meta, resolve_study
+from raypruning.study.trials import load_trials, overrides_of
 
 
 def load_study(study: str | Path) -> pd.DataFrame:
     """The trials table of a study folder (or a study name under the default storage)."""
-    return R.load_trials(resolve_study(str(study)))
+    return load_trials(resolve_study(str(study)))
 
 
-def _study_meta(folder: Path) -> dict:
-    path = folder / STUDY_FILE
-    if not path.is_file():
-        raise InputError(f"{folder}: not a study folder (no {STUDY_FILE})")
-    return json.loads(path.read_text())
-
-
-def _time_column(objectives: dict) -> str:
-    return next((k for k in objectives if k != K.SCORE), K.TOTAL_TIME)
-
-
-def trial_config(meta: dict, row: pd.Series):
-    """The runnable config of a trial: the study's base config with the trial's values."""
-    overrides = {"pruning.warmup_epochs": int(row["warmup_epochs"]), "pruning.period_epochs": int(row["period_epochs"]),
-                 "pruning.keep_fraction": float(row["keep_fraction"])}
-    if row.get("is_reference"):
-        overrides["pruning.mode"] = "full"
-        overrides["pruning.keep_fraction"] = 1.0
-    overrides.update(BASELINE_OVERRIDES.get(row.get(R.METHOD_COLUMN), {}))
-    for key in meta["reference"]:
-        column = key if key in row.index else key.split(".")[-1]  # study.trial_rows' column naming
-        if column in row.index and key not in overrides and column != K.SCORE and pd.notna(row[column]):
-            value = row[column]
-            overrides[key] = value.item() if hasattr(value, "item") else value
-    return from_dict(apply_overrides(meta["config"], overrides), source="<study>")
+def trial_config(meta: StudyMeta, row: pd.Series):
+    """The runnable config of a trial: the study's base config with the trial's overrides."""
+    return from_dict(apply_overrides(meta.config, overrides_of(row)), source="<study>")
 
 
 def _row_json(row: pd.Series) -> dict:
@@ -56,15 +34,15 @@ def _row_json(row: pd.Series) -> dict:
 def best_command(study: str, max_drop: float | None = None, time_budget: float | None = None,
                  as_json: bool = False) -> int:
     folder = resolve_study(study)
-    meta = _study_meta(folder)
-    df = R.load_trials(folder)
-    time_col = _time_column(meta["objectives"])
+    meta = read_meta(folder)
+    df = load_trials(folder)
+    time_col = pareto.time_column(meta.objectives)
     if time_budget is not None:
-        row = R.best_within_budget(df, time_budget, time_col=time_col)
+        row = pareto.best_within_budget(df, time_budget, time_col=time_col)
         constraint = f"most accurate within {time_budget:g} s ({time_col})"
     else:
         max_drop = 1.0 if max_drop is None else max_drop
-        row = R.best_within_drop(df, max_drop, time_col=time_col)
+        row = pareto.best_within_drop(df, max_drop, time_col=time_col)
         constraint = f"fastest within {max_drop:g} points of the reference"
     if row is None:
         message = f"no trial fits: {constraint}"
@@ -84,21 +62,20 @@ def best_command(study: str, max_drop: float | None = None, time_budget: float |
 
 def pareto_command(study: str, plot: str | None = None, as_json: bool = False) -> int:
     folder = resolve_study(study)
-    meta = _study_meta(folder)
-    objectives = meta["objectives"]
-    df = R.load_trials(folder)
-    mask = R.pareto_mask(df, objectives)
+    objectives = read_meta(folder).objectives
+    df = load_trials(folder)
+    mask = pareto.pareto_mask(df, objectives)
     front = df[mask]
-    volume = R.hypervolume(df, objectives)
+    volume = pareto.hypervolume(df, objectives)
     if plot:
         png = Path(plot)
-        R.plot_front(df, objectives, png, png.with_suffix(".html"), title=folder.name)
+        report.plot_front(df, objectives, png, png.with_suffix(".html"), title=folder.name)
     if as_json:
         print(json.dumps({"objectives": objectives, "hypervolume": volume,
                           "front": [_row_json(r) for _, r in front.iterrows()],
                           "plot": str(plot) if plot else None}, indent=2))
         return 0
-    print(R.front_table(df, objectives))
+    print(report.front_table(df, objectives))
     print(f"hypervolume {volume:.4g} ({len(front)} of {len(df)} trials on the front)")
     if plot:
         print(f"plot: {plot} (and {Path(plot).with_suffix('.html').name})")

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from raypruning import report_keys as K
+from raypruning import keys as K
 from raypruning.config import Config, from_dict
 from raypruning.data.encode import collate, encode_task
 from raypruning.data.sources import load_task_data

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from raypruning.report_keys import SCORE_COLUMNS
+from raypruning.keys import SCORE_COLUMNS
 
 STATE_FILE = "state.json"
 ARRAYS_FILE = "arrays.npz"

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raypruning import report_keys as K
+from raypruning import keys as K
 from raypruning.config import load_config
 from raypruning.data.sources import load_task_data
 from raypruning.run import FAULT_EPOCH_ENV, FAULT_MARKER_ENV, run_training

@@ -1,4 +1,4 @@
-"""Queries on hand-made trials tables: Pareto front, hypervolume, best configs, files, plots."""
+"""The Pareto front, hypervolume, relative columns and best-within queries on hand-made tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raypruning import results as R
+from raypruning import pareto as R
 from raypruning.errors import InputError
 
 OBJ = {"score": "max", "total_time_s": "min"}
@@ -140,71 +140,3 @@ def test_best_within_budget():
     assert R.best_within_budget(faster_tie, 45.0)["trial_id"] == 8
 
 
-def test_write_then_load_round_trip(tmp_path):
-    df = R.add_pareto_column(R.add_relative_columns(table()), OBJ)
-    written = R.write_trials(df, tmp_path)
-    assert written == tmp_path / "trials.parquet"
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    loaded = R.load_trials(tmp_path)
-    assert list(loaded.columns[: len(R.TRIAL_COLUMNS)]) == R.TRIAL_COLUMNS
-    pd.testing.assert_frame_equal(loaded, R.order_columns(df))
-    assert R.load_trials(written).shape == df.shape
-
-
-def test_load_missing_names_the_path(tmp_path):
-    with pytest.raises(InputError, match="trials.parquet") as info:
-        R.load_trials(tmp_path)
-    assert str(tmp_path) in str(info.value)
-    assert "\n" not in str(info.value)
-    with pytest.raises(InputError, match="no such study folder"):
-        R.load_trials(tmp_path / "nope" / "deeper")
-
-
-def test_load_unreadable_is_input_error(tmp_path):
-    (tmp_path / "trials.parquet").write_text("not parquet")
-    with pytest.raises(InputError, match="cannot read"):
-        R.load_trials(tmp_path)
-
-
-def test_plot_writes_png_and_html_with_one_element_per_drawn_trial(tmp_path):
-    df = R.add_relative_columns(table())
-    png, page = tmp_path / "front.png", tmp_path / "front.html"
-    R.plot_front(df, OBJ, png, page, title="quickstart")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png.stat().st_size > 1000
-    text = page.read_text()
-    assert text.count('class="trial"') == 6  # trial 5 has no score and is not drawn
-    assert "<title>trial_id: 2" in text and "keep_fraction: 0.5" in text
-    assert "quickstart" in text
-
-
-def test_front_table():
-    text = R.front_table(R.add_relative_columns(table()), OBJ)
-    lines = text.splitlines()
-    assert lines[0].split() == ["trial_id", "warmup", "period", "keep", "score", "score_delta", "time", "time_saving", "method"]
-    # fastest first: 6, 2, 3, 1, 0; dominated 4 and NaN 5 absent
-    assert [line.split()[0] for line in lines[1:]] == ["6", "2", "3", "1", "0"]
-    assert "-20.00" in text and "80.0%" in text
-
-
-def test_baseline_points_follow_the_front():
-    from raypruning.config import load_config
-    from raypruning.study import BASELINE_KEY, baseline_points
-
-    cfg = load_config(None, ["study.baselines=[static-el2n, dynamic-random]"])
-    table = pd.DataFrame({
-        "trial_id": ["r", "a", "b", "c"], "warmup_epochs": [1, 0, 1, 2], "period_epochs": [1, 1, 2, 1],
-        "keep_fraction": [1.0, 0.3, 0.5, 0.8], "score": [90.0, 80.0, 88.0, 85.0],
-        "total_time_s": [10.0, 4.0, 6.0, 9.0], "is_reference": [True, False, False, False],
-        "pareto": [True, True, True, False], "method": ["reference", "dynamic", "dynamic", "dynamic"]})
-    points = [p[BASELINE_KEY] for p in baseline_points(cfg, table)]
-    assert len(points) == 4  # two baselines x the two non-reference front settings
-    assert {(p["pruning.keep_fraction"], p["pruning.mode"], p["pruning.score"]) for p in points} == {
-        (0.3, "static", "el2n"), (0.5, "static", "el2n"), (0.3, "dynamic", "random"), (0.5, "dynamic", "random")}
-
-
-def test_flat_params_unpacks_a_baseline():
-    from raypruning.study import BASELINE_KEY, flat_params
-
-    got = flat_params({BASELINE_KEY: {"pruning.mode": "static"}, "pruning.keep_fraction": 0.5})
-    assert got == {"pruning.mode": "static", "pruning.keep_fraction": 0.5}
