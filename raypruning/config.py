@@ -150,6 +150,11 @@ class StudyConfig:
     optuna_storage: str | None = None  # SQLAlchemy URL; default SQLite in the study folder
     objectives: list = field(default_factory=lambda: ["score", "total_time_s"])
     baselines: list = field(default_factory=list)  # static-el2n, dynamic-random
+    seeds: int = 1  # runs per setting (train.seed, +1, ...); the front uses their means
+    # Full data for k = 1..E-1 epochs beside the pruned trials: "curve" reads it from the
+    # reference's per-epoch history (exact with a constant learning rate), "runs" trains
+    # each k, "off" skips it; "auto" is curve with a constant schedule, runs otherwise.
+    epoch_baseline: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ PRUNING_EVENTS = "pruning_events"
 CONFIG = "config"
 HISTORY = "history"
 IDEAL_FRACTION = "ideal_fraction"  # (tau + f (E - tau)) / E
+TEST_SCORE = "test_score"  # primary metric on data.test_split, evaluated once after the last epoch
 # Not "done": Tune reads that key as "stop this trial now", which ends the trial before Ray
 # Train has released the run's resources.
 DONE = "run_complete"
@@ -50,6 +51,10 @@ SCORE_DELTA = "score_delta"  # score - reference score, points
 PARETO = "pareto"
 METHOD = "method"
 OVERRIDES = "overrides"  # the trial's dotted config overrides, as JSON: what `best` re-applies
+SEED = "seed"  # train.seed of the run (a setting runs once per study.seeds)
+SEEDS = "seeds"  # how many runs a setting's means are taken over
+SCORE_STD = "score_std"  # standard deviation of score over a setting's seeds (ddof 1)
+SEED_RUNS = "seed_runs"  # a trial's last report: one entry per seed's run
 TRIAL_COLUMNS = [TRIAL_ID, WARMUP, PERIOD, KEEP, SCORE, TOTAL_TIME, WALL_TIME, EXAMPLES_TRAINED,
                  IS_REFERENCE, TIME_SAVING, SCORE_DELTA, PARETO]
 
@@ -59,6 +64,7 @@ class Method(str, Enum):
 
     REFERENCE = "reference"  # the study's full-data reference run
     FULL = "full"  # full data in a trial that is not the reference
+    FULL_EPOCHS = "full-epochs"  # full data for fewer epochs: the equal-compute alternative to pruning
     DYNAMIC_EL2N = "dynamic"  # the paper's method
     DYNAMIC_LOSS = "dynamic-loss"
     DYNAMIC_GRAND = "dynamic-grand"
@@ -84,7 +90,7 @@ class Method(str, Enum):
 
     def overrides(self) -> dict:
         """The pruning keys that make a run use this method (baselines re-run the front with them)."""
-        if self in (Method.REFERENCE, Method.FULL):
+        if self in (Method.REFERENCE, Method.FULL, Method.FULL_EPOCHS):
             return {"pruning.mode": "full", "pruning.keep_fraction": 1.0}
         mode, _, score = self.value.partition("-")
         return {"pruning.mode": mode, "pruning.score": score or "el2n"}

@@ -15,6 +15,7 @@ import pandas as pd
 
 from raypruning import keys as K
 from raypruning.errors import InputError
+from raypruning.keys import Method
 
 # Score comparisons allow this much float rounding (points), so that a trial
 # exactly max_drop below the reference is not lost to 89.3 - 1.0 != 88.3.
@@ -27,6 +28,28 @@ def time_column(objectives: dict[str, str]) -> str:
 
 
 # --- columns relative to the reference ------------------------------------------------
+
+
+_AVERAGED = (K.SCORE, K.TEST_SCORE, K.TOTAL_TIME, K.WALL_TIME, K.TRAIN_TIME, K.SCORING_TIME, K.EXAMPLES_TRAINED,
+             K.TIME_SAVING, K.SCORE_DELTA)
+
+
+def per_setting(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting (a trial_id): its runs' numbers averaged over seeds, with
+    score_std (ddof 1; NaN for one seed) and seeds (how many runs). The front, `best`
+    and `pareto` answer on these means; the per-run rows stay in trials.parquet."""
+    if df.empty or K.TRIAL_ID not in df.columns:
+        return df.copy()
+    rows = df.copy()
+    averaged = [c for c in _AVERAGED if c in rows.columns]
+    for col in averaged:
+        rows[col] = pd.to_numeric(rows[col], errors="coerce").astype(float)
+    groups = rows.groupby(K.TRIAL_ID, sort=False, dropna=False)
+    out = groups.first()
+    out[averaged] = groups[averaged].mean()
+    out[K.SCORE_STD] = groups[K.SCORE].std(ddof=1) if K.SCORE in rows.columns else np.nan
+    out[K.SEEDS] = groups.size()
+    return out.drop(columns=[K.SEED], errors="ignore").reset_index()
 
 
 def _reference_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -200,7 +223,8 @@ def _with_numeric(df: pd.DataFrame, time_col: str) -> pd.DataFrame:
     return rows[np.isfinite(rows["score"]) & np.isfinite(rows[time_col])]
 
 
-def best_within_drop(df: pd.DataFrame, max_drop: float, time_col: str = K.TOTAL_TIME) -> pd.Series | None:
+def best_within_drop(df: pd.DataFrame, max_drop: float, time_col: str = K.TOTAL_TIME,
+                     among: np.ndarray | None = None) -> pd.Series | None:
     """The fastest row whose score is at most max_drop points below the reference.
 
     The reference itself qualifies (for max_drop >= 0), so with a reference
@@ -211,13 +235,14 @@ def best_within_drop(df: pd.DataFrame, max_drop: float, time_col: str = K.TOTAL_
         df: the trials table, with an is_reference row.
         max_drop: allowed score drop in points.
         time_col: the time to minimize.
+        among: optional boolean mask of the rows that may answer (e.g. `is_pruned(df)`).
 
     Returns:
         The row, or None when there is no reference (or no row qualifies).
     """
     if not math.isfinite(max_drop):
         raise InputError(f"max drop must be a finite number of points, got {max_drop}")
-    rows = _with_numeric(df, time_col)
+    rows = _with_numeric(df if among is None else df[among], time_col)
     ref = reference_values(df, time_col)
     if ref is None:
         return None
@@ -238,3 +263,23 @@ def best_within_budget(df: pd.DataFrame, budget_s: float, time_col: str = K.TOTA
     return _first_sorted(ok, ["score", time_col], [False, True])
 
 
+
+
+_NOT_PRUNED = {Method.REFERENCE.value, Method.FULL.value, Method.FULL_EPOCHS.value}
+
+
+def is_pruned(df: pd.DataFrame) -> np.ndarray:
+    """Rows of a pruning method (not the reference, full data, or full data for fewer epochs)."""
+    if K.METHOD not in df.columns:
+        return ~df.get(K.IS_REFERENCE, pd.Series(False, index=df.index)).astype(bool).to_numpy()
+    return ~df[K.METHOD].isin(_NOT_PRUNED).to_numpy()
+
+
+def fewer_epochs_rival(settings: pd.DataFrame, pruned: pd.Series, time_col: str = K.TOTAL_TIME) -> pd.Series | None:
+    """The most accurate full-epochs row at least as fast and as accurate as a pruned setting:
+    when there is one, stopping full-data training earlier beats that pruning setting."""
+    if K.METHOD not in settings.columns:
+        return None
+    rows = _with_numeric(settings[settings[K.METHOD] == Method.FULL_EPOCHS.value], time_col)
+    rivals = rows[(rows[time_col] <= pruned[time_col]) & (rows[K.SCORE] >= pruned[K.SCORE] - _SCORE_TOLERANCE)]
+    return _first_sorted(rivals, [K.SCORE, time_col], [False, True])

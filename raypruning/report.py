@@ -16,7 +16,7 @@ import pandas as pd
 from raypruning import keys as K
 from raypruning.errors import InputError
 from raypruning.keys import Method
-from raypruning.pareto import pareto_mask, time_column
+from raypruning.pareto import fewer_epochs_rival, pareto_mask, time_column
 
 _AXIS_LABELS = {
     "score": "score (points)",
@@ -116,6 +116,17 @@ def plot_front(df: pd.DataFrame, objectives: dict[str, str], png_path: str | os.
     fig = Figure(figsize=(7, 4.5), dpi=120)
     ax = fig.add_subplot()
     ax.scatter(xs[drawn], ys[drawn], s=18, color="0.65", label="trials", zorder=2)
+    if K.SCORE_STD in df.columns and y == K.SCORE:
+        err = pd.to_numeric(df[K.SCORE_STD], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bars = drawn & np.isfinite(err)
+        if bars.any():
+            ax.errorbar(xs[bars], ys[bars], yerr=err[bars], fmt="none", ecolor="0.6", elinewidth=0.8, capsize=2,
+                        zorder=1)
+    curve = drawn & ((methods == Method.FULL_EPOCHS.value) | ref)
+    if (methods == Method.FULL_EPOCHS.value).any() and curve.sum() > 1:
+        order = np.argsort(xs[curve], kind="stable")
+        ax.plot(xs[curve][order], ys[curve][order], "--", color="tab:purple", marker="x", markersize=5,
+                label="full data, fewer epochs", zorder=3)
     for method, (marker, color) in _BASELINE_MARKERS.items():
         sel = drawn & (methods == method) & ~ref
         if sel.any():
@@ -258,9 +269,10 @@ def _cell(row: pd.Series, col: str, fmt: str) -> str:
 def front_table(df: pd.DataFrame, objectives: dict[str, str]) -> str:
     """The Pareto front as a fixed-width text table, fastest first.
 
-    Columns: trial_id, warmup, period, keep, score, score_delta, time (the
-    first minimized objective, total_time_s by default) and time_saving, plus
-    method when the table has it.
+    Columns: trial_id, warmup, period, keep, score (std and seeds when a
+    setting ran several seeds), score_delta, time (the first minimized
+    objective, total_time_s by default), time_saving, then test score, epochs
+    and method when the table has them.
     """
     mask = pareto_mask(df, objectives)
     time_col = time_column(objectives)
@@ -278,6 +290,12 @@ def front_table(df: pd.DataFrame, objectives: dict[str, str]) -> str:
         ("time" if time_col == "total_time_s" else time_col, time_col, ".1f"),
         ("time_saving", "time_saving", "pct"),
     ]
+    if K.SEEDS in df.columns and (pd.to_numeric(df[K.SEEDS], errors="coerce") > 1).any():
+        columns[5:5] = [("std", K.SCORE_STD, ".2f"), ("seeds", K.SEEDS, "int")]
+    if K.TEST_SCORE in df.columns and pd.to_numeric(df[K.TEST_SCORE], errors="coerce").notna().any():
+        columns.append(("test", K.TEST_SCORE, ".2f"))
+    if K.EPOCHS in df.columns:
+        columns.append(("epochs", K.EPOCHS, "int"))
     if K.METHOD in df.columns:
         columns.append(("method", K.METHOD, "str"))
     header = [name for name, _, _ in columns]
@@ -290,3 +308,34 @@ def front_table(df: pd.DataFrame, objectives: dict[str, str]) -> str:
     lines = ["  ".join(format(h, f"{a}{w}") for h, a, w in zip(header, align, widths))]
     lines += ["  ".join(format(c, f"{a}{w}") for c, a, w in zip(r, align, widths)) for r in rows]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def describe_setting(row: pd.Series) -> str:
+    """One line naming a setting of the front: its method and values, score and saving."""
+    method = row.get(K.METHOD, "")
+    if method == Method.FULL_EPOCHS.value:
+        what = f"full data for {int(row[K.EPOCHS])} epoch(s)"
+    elif method in (Method.REFERENCE.value, Method.FULL.value):
+        what = "full data (the reference)"
+    else:
+        what = (f"{method} tau={int(row[K.WARMUP])}, T={int(row[K.PERIOD])}, f={float(row[K.KEEP]):.3f}")
+    spread = ""
+    if int(row.get(K.SEEDS, 1) or 1) > 1:
+        spread = f" +- {float(row[K.SCORE_STD]):.2f} over {int(row[K.SEEDS])} seeds"
+    test = row.get(K.TEST_SCORE)
+    test_part = f", test {float(test):.2f}" if test is not None and pd.notna(test) else ""
+    return (f"trial {row[K.TRIAL_ID]} ({what}): score {float(row[K.SCORE]):.2f}{spread} "
+            f"({float(row.get(K.SCORE_DELTA, float('nan'))):+.2f}){test_part}, "
+            f"time saving {float(row.get(K.TIME_SAVING, float('nan'))):.1%}")
+
+
+def rival_note(settings: pd.DataFrame, pruned: pd.Series, time_col: str) -> str | None:
+    """A plain line when full data for fewer epochs is at least as fast and as accurate as the
+    best pruned setting: then stopping earlier beats pruning."""
+    rival = fewer_epochs_rival(settings, pruned, time_col)
+    if rival is None:
+        return None
+    return (f"note: full data for {int(rival[K.EPOCHS])} epoch(s) ({time_col} {float(rival[time_col]):.1f}, "
+            f"score {float(rival[K.SCORE]):.2f}) is at least as fast and as accurate as the best pruned setting "
+            f"(trial {pruned[K.TRIAL_ID]}: {float(pruned[time_col]):.1f}, {float(pruned[K.SCORE]):.2f}): "
+            f"training on all the data for fewer epochs beats pruning here")

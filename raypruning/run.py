@@ -101,6 +101,14 @@ def fault_from_env() -> dict | None:
     return None
 
 
+def read_summary(checkpoint) -> dict:
+    """The summary.json that a run's last checkpoint carries."""
+    if checkpoint is None:
+        raise RuntimeError("the run finished without a checkpoint")
+    with checkpoint.as_directory() as folder:
+        return json.loads((Path(folder) / SUMMARY_FILE).read_text())
+
+
 def run_training(cfg: Config, output_dir: str | Path, name: str = "run", callbacks: list | None = None) -> dict:
     """Fit one run and write summary.json and scores.parquet into output_dir.
 
@@ -115,8 +123,8 @@ def run_training(cfg: Config, output_dir: str | Path, name: str = "run", callbac
         raise result.error
     if result.checkpoint is None:
         raise RuntimeError("the run finished without a checkpoint")
+    summary = read_summary(result.checkpoint)
     with result.checkpoint.as_directory() as folder:
-        summary = json.loads((Path(folder) / SUMMARY_FILE).read_text())
         shutil.copyfile(Path(folder) / SCORES_FILE, output / SCORES_FILE)
     (output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary

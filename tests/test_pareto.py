@@ -140,3 +140,23 @@ def test_best_within_budget():
     assert R.best_within_budget(faster_tie, 45.0)["trial_id"] == 8
 
 
+
+
+def test_per_setting_means_over_seeds():
+    df = pd.DataFrame({"trial_id": ["r", "r", "p", "p"], "seed": [0, 1, 0, 1], "score": [90.0, 92.0, 80.0, 86.0],
+                       "total_time_s": [100.0, 110.0, 50.0, 40.0], "is_reference": [True, True, False, False]})
+    settings = R.per_setting(df).set_index("trial_id")
+    assert settings.loc["p", "score"] == 83.0 and settings.loc["p", "total_time_s"] == 45.0
+    assert settings.loc["p", "seeds"] == 2 and settings.loc["p", "score_std"] == pytest.approx(np.sqrt(18))
+    assert "seed" not in settings.columns
+
+
+def test_fewer_epochs_rival_only_when_as_fast_and_as_accurate():
+    settings = pd.DataFrame({"trial_id": ["r", "e1", "e2", "p"], "score": [90.0, 80.0, 88.0, 87.0],
+                             "total_time_s": [100.0, 30.0, 60.0, 60.0], "is_reference": [True, False, False, False],
+                             "method": ["reference", "full-epochs", "full-epochs", "dynamic"], "epochs": [3, 1, 2, 3]})
+    pruned = R.best_within_drop(settings, 5.0, among=R.is_pruned(settings))
+    assert pruned["trial_id"] == "p"
+    assert R.fewer_epochs_rival(settings, pruned)["trial_id"] == "e2"  # 60 s, 88 >= 87
+    settings.loc[2, "score"] = 86.9  # now less accurate than the pruned setting
+    assert R.fewer_epochs_rival(settings, pruned) is None

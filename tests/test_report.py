@@ -51,3 +51,18 @@ def test_front_table():
     assert "-20.00" in text and "80.0%" in text
 
 
+
+
+def test_rival_note_names_the_epochs_and_describe_setting_the_spread():
+    settings = pd.DataFrame({"trial_id": ["r", "r-e2", "p"], "score": [90.0, 88.0, 87.0],
+                             "total_time_s": [100.0, 60.0, 61.0], "is_reference": [True, False, False],
+                             "method": ["reference", "full-epochs", "dynamic"], "epochs": [3, 2, 3],
+                             "warmup_epochs": [1, 0, 1], "period_epochs": [1, 1, 1], "keep_fraction": [1.0, 1.0, 0.5],
+                             "seeds": [2, 2, 2], "score_std": [0.5, 0.3, 1.25]})
+    settings = pareto.add_relative_columns(settings)
+    note = report.rival_note(settings, settings.iloc[2], "total_time_s")
+    assert note is not None and "full data for 2 epoch(s)" in note and "trial p" in note
+    line = report.describe_setting(settings.iloc[2])
+    assert "dynamic tau=1, T=1, f=0.500" in line and "+- 1.25 over 2 seeds" in line and "-3.00" in line
+    table = report.front_table(settings, {"score": "max", "total_time_s": "min"})
+    assert table.splitlines()[0].split()[:7] == ["trial_id", "warmup", "period", "keep", "score", "std", "seeds"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +28,7 @@ from raypruning.errors import InputError
 from raypruning.storage import StudyLocation, fetch, locate
 from raypruning.study.layout import (BASELINES_DIR, STUDY_FILE, CONFIG_FILE, PLOT_FILE, RUNS_DIR, TUNE_DIR, StudyMeta,
                                      open_storage, optuna_url, shown_url)
-from raypruning.study.trials import (BASELINE_KEY, TrialOutcome, load_trials, records, trials_table,
+from raypruning.study.trials import (BASELINE_KEY, RunResult, TrialOutcome, records, seed_report, trials_table,
                                      write_trials)
 from raypruning.search_space import full_key, grid_points, space_problems, to_tune_space
 
@@ -87,26 +88,52 @@ def max_concurrent(cfg: Config) -> int:
     return max(1, fits)
 
 
-def trial_driver(params: dict, base_config: dict, runs_path: str) -> None:
-    """Tune function trainable: one Ray Train run with the proposed values."""
+def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int) -> None:
+    """Tune function trainable: one Ray Train run per seed of the proposed setting, then one
+    report of their means (what Optuna optimises) with every run's result."""
     import ray.tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    from raypruning.run import build_trainer, fault_from_env
+    from raypruning.run import build_trainer, fault_from_env, read_summary
 
-    cfg = from_dict(apply_overrides(base_config, TrialOutcome('', params, {}).overrides), source="<trial>")
+    cfg = from_dict(apply_overrides(base_config, TrialOutcome("", params, {}).overrides), source="<trial>")
     trial_id = ray.tune.get_context().get_trial_id()
-    trainer = build_trainer(cfg, runs_path, f"trial-{trial_id}", [TuneReportCallback()], fault_from_env())
-    result = trainer.fit()
-    if result.error is not None:
-        raise result.error
+    runs = []
+    for seed in range(cfg.train.seed, cfg.train.seed + seeds):
+        name = f"trial-{trial_id}" if seeds == 1 else f"trial-{trial_id}-seed{seed}"
+        run_cfg = cfg.replace(**{"train.seed": seed})
+        result = build_trainer(run_cfg, runs_path, name, [TuneReportCallback()], fault_from_env()).fit()
+        if result.error is not None:
+            raise result.error
+        runs.append(RunResult.from_summary(seed, read_summary(result.checkpoint)))
+    ray.tune.report(seed_report(runs))
 
 
-def _table(outcomes: list[TrialOutcome], reference: dict, base_config: dict, objs: dict) -> pd.DataFrame:
-    return trials_table(records(outcomes, reference, base_config), objs)
+@dataclass(frozen=True)
+class TableSpec:
+    """What turns a study's Tune trials into its trials table."""
+
+    reference: dict  # the reference point's searched values
+    base_config: dict
+    objectives: dict
+    epoch_curve: bool  # add the full-epochs rows from the reference's history
+
+    def table(self, outcomes: list[TrialOutcome]) -> pd.DataFrame:
+        return trials_table(records(outcomes, self.reference, self.base_config, self.epoch_curve), self.objectives)
 
 
-def _make_progress_callback(location: StudyLocation, total: int, reference: dict, base_config: dict, objs: dict):
+def epoch_baseline(cfg: Config) -> str:
+    """study.epoch_baseline with auto resolved: the curve is exact only with a constant learning rate."""
+    if cfg.study.epoch_baseline != "auto":
+        return cfg.study.epoch_baseline
+    return "curve" if cfg.train.lr_schedule == "constant" and cfg.train.warmup_ratio == 0 else "runs"
+
+
+def _finished(outcomes: list[TrialOutcome]) -> int:
+    return sum(o.finished for o in outcomes)
+
+
+def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec):
     from ray.tune import Callback
 
     class StudyProgress(Callback):
@@ -116,23 +143,21 @@ def _make_progress_callback(location: StudyLocation, total: int, reference: dict
             self.start = time.monotonic()
 
         def on_trial_complete(self, iteration, trials, trial, **info):
-            self._update(trials, trial)
-
-        def on_trial_error(self, iteration, trials, trial, **info):
-            print(f"[study] trial {trial.trial_id} failed: see {trial.local_path}", flush=True)
-
-        def _update(self, trials, trial):
-            df = _table([TrialOutcome.from_tune_trial(t) for t in trials], reference, base_config, objs)
+            outcomes = [TrialOutcome.from_tune_trial(t) for t in trials]
+            df = spec.table(outcomes)
             if df.empty:
                 return
             write_trials(df, location.local / K.TRIALS_FILE)
             location.push()
             last = trial.last_result or {}
-            front = int(df["pareto"].sum()) if "pareto" in df else 0
+            front = pareto.per_setting(df)[K.PARETO].sum()
             elapsed = time.monotonic() - self.start
-            print(f"[study] {len(df)}/{total} trials done, {elapsed / 60:.1f} min | trial {trial.trial_id}: "
-                  f"{last.get(K.METRIC)} {last.get(K.SCORE, float('nan')):.2f}, "
+            print(f"[study] {_finished(outcomes)}/{total} trials done, {elapsed / 60:.1f} min | trial "
+                  f"{trial.trial_id}: {last.get(K.METRIC)} {last.get(K.SCORE, float('nan')):.2f}, "
                   f"total {last.get(K.TOTAL_TIME, float('nan')):.1f}s | front {front} point(s)", flush=True)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            print(f"[study] trial {trial.trial_id} failed: see {trial.local_path}", flush=True)
 
     return StudyProgress()
 
@@ -190,10 +215,12 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     print(f"[study] folder {location.root}", flush=True)
 
     trainable = ray.tune.with_resources(
-        ray.tune.with_parameters(trial_driver, base_config=base, runs_path=location.child(RUNS_DIR)),
+        ray.tune.with_parameters(trial_driver, base_config=base, runs_path=location.child(RUNS_DIR),
+                                 seeds=cfg.study.seeds),
         # The trial function only waits on its TorchTrainer: it takes no CPU of its own.
         {"CPU": 0, "memory": 1_000_000})
-    progress = _make_progress_callback(location, total, reference, base, objs)
+    spec = TableSpec(reference, base, objs, epoch_curve=epoch_baseline(cfg) == "curve")
+    progress = _make_progress_callback(location, total, spec)
     if resume:
         tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
     else:
@@ -209,17 +236,18 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
                                           verbose=0),
         )
     grid = tuner.fit()
-    trials = list(_outcomes(grid))
-    table = _table(trials, reference, base, objs)
+    trials = _outcomes(grid)
+    table = spec.table(trials)
     if table.empty:
         raise RuntimeError("no trial finished; see the trial logs under " + tune_path)
     write_trials(table, folder / K.TRIALS_FILE)
-    if cfg.study.baselines and len(table) >= total:
+    done = _finished(trials)
+    if done >= total and baseline_points(cfg, table):
         trials += run_baselines(cfg, location, table, trainable, resume)
-        table = _table(trials, reference, base, objs)
+        table = spec.table(trials)
         write_trials(table, folder / K.TRIALS_FILE)
-    if len(table) < total:
-        print(f"[study] stopped with {len(table)}/{total} trials done; finish it with: "
+    if done < total:
+        print(f"[study] stopped with {done}/{total} trials done; finish it with: "
               f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
     print_outcome(folder, table, objs)
     location.push()
@@ -229,19 +257,23 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
 
 
 def baseline_points(cfg: Config, table: pd.DataFrame) -> list[dict]:
-    """One baseline trial per (baseline, front setting): the front's tau, T and f with the
-    baseline's mode and score, so the front shows the method against its baselines."""
-    front = table[table[K.PARETO] & ~table[K.IS_REFERENCE] & (table[K.METHOD] == Method.DYNAMIC_EL2N.value)]
+    """The second experiment's trials: each study.baselines method at the front's tau, T and f
+    (so the front shows the method against its baselines), and with study.epoch_baseline
+    `runs` full data for k = 1..E-1 epochs (the equal-compute alternative to pruning)."""
+    settings = pareto.per_setting(table)
+    front = settings[settings[K.PARETO] & (settings[K.METHOD] == Method.DYNAMIC_EL2N.value)]
     if front.empty:
-        front = table[~table["is_reference"]].nsmallest(1, K.TOTAL_TIME)
-    settings = front.drop_duplicates("keep_fraction").nsmallest(3, K.TOTAL_TIME)
+        front = settings[pareto.is_pruned(settings)].nsmallest(1, K.TOTAL_TIME)
+    chosen = front.drop_duplicates(K.KEEP).nsmallest(3, K.TOTAL_TIME)
     points = []
     for name in cfg.study.baselines:
-        for _, row in settings.iterrows():
-            points.append({BASELINE_KEY: {
-                "pruning.warmup_epochs": int(row["warmup_epochs"]), "pruning.period_epochs": int(row["period_epochs"]),
-                "pruning.keep_fraction": float(row["keep_fraction"]), **Method(name).overrides()}})
-    return points
+        for _, row in chosen.iterrows():
+            points.append({"pruning.warmup_epochs": int(row[K.WARMUP]), "pruning.period_epochs": int(row[K.PERIOD]),
+                           "pruning.keep_fraction": float(row[K.KEEP]), **Method(name).overrides()})
+    if epoch_baseline(cfg) == "runs":
+        points += [{**Method.FULL_EPOCHS.overrides(), "pruning.warmup_epochs": 0, "train.epochs": k}
+                   for k in range(1, cfg.train.epochs)]
+    return [{BASELINE_KEY: point} for point in points]
 
 
 def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, trainable, resume: bool) -> list:
@@ -253,15 +285,15 @@ def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, tra
         tuner = ray.tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True)
     else:
         points = baseline_points(cfg, table)
-        print(f"[study] baselines: {len(points)} trial(s) ({', '.join(cfg.study.baselines)}) "
-              f"at the front's settings", flush=True)
+        print(f"[study] baselines: {len(points)} trial(s) ({', '.join(cfg.study.baselines) or 'none'} at the "
+              f"front's settings; full data for fewer epochs: {epoch_baseline(cfg)})", flush=True)
         tuner = ray.tune.Tuner(
             trainable,
             param_space={BASELINE_KEY: ray.tune.grid_search([p[BASELINE_KEY] for p in points])},
             tune_config=ray.tune.TuneConfig(max_concurrent_trials=max_concurrent(cfg)),
             run_config=ray.tune.RunConfig(name=BASELINES_DIR, storage_path=location.root, verbose=0),
         )
-    return list(_outcomes(tuner.fit()))
+    return _outcomes(tuner.fit())
 
 
 def _outcomes(grid) -> list[TrialOutcome]:
@@ -270,15 +302,19 @@ def _outcomes(grid) -> list[TrialOutcome]:
 
 
 def print_outcome(folder: Path, table: pd.DataFrame, objs: dict) -> None:
-    """The front table, the best config within 1 point, and where the plot is."""
+    """The front table (means over seeds), the best setting within 1 point, and where the plot is."""
+    settings = pareto.per_setting(table)
+    time_col = pareto.time_column(objs)
     print("\nPareto front:")
-    print(report.front_table(table, objs))
-    best = pareto.best_within_drop(table, 1.0, time_col=pareto.time_column(objs))
+    print(report.front_table(settings, objs))
+    best = pareto.best_within_drop(settings, 1.0, time_col=time_col)
     if best is not None:
-        print(f"\nfastest within 1 point of the reference: trial {best['trial_id']} "
-              f"(tau={best['warmup_epochs']}, T={best['period_epochs']}, f={best['keep_fraction']:.3f}): "
-              f"score {best[K.SCORE]:.2f} ({best['score_delta']:+.2f}), time saving {best['time_saving']:.1%}")
+        print(f"\nfastest within 1 point of the reference: {report.describe_setting(best)}")
+    pruned = pareto.best_within_drop(settings, 1.0, time_col=time_col, among=pareto.is_pruned(settings))
+    note = report.rival_note(settings, pruned, time_col) if pruned is not None else None
+    if note:
+        print(note)
     png = folder / PLOT_FILE
-    report.plot_front(table, objs, png, png.with_suffix(".html"), title=folder.name)
+    report.plot_front(settings, objs, png, png.with_suffix(".html"), title=folder.name)
     print(f"plot: {png} (and {png.with_suffix('.html').name})")
     print(f"query: raypruning best {folder} --max-drop 1 | raypruning pareto {folder} --json")

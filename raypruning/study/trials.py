@@ -11,12 +11,14 @@ column names back to config keys.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from raypruning import keys as K
@@ -30,6 +32,36 @@ _FIXED = {"pruning.warmup_epochs", "pruning.period_epochs", "pruning.keep_fracti
 
 
 @dataclass(frozen=True)
+class RunResult:
+    """What the table keeps of one finished run (one seed of a trial), from its summary."""
+
+    seed: int
+    score: float | None
+    test_score: float | None
+    total_time_s: float | None
+    wall_time_s: float | None
+    train_time_s: float | None
+    scoring_time_s: float | None
+    examples_trained: int | None
+    metric: str | None
+    history: list = field(default_factory=list)  # per-epoch reports: the fewer-epochs curve
+
+    @classmethod
+    def from_summary(cls, seed: int, summary: dict) -> "RunResult":
+        history = [{k: h.get(k) for k in _CURVE_KEYS} for h in summary.get(K.HISTORY, [])]
+        return cls(seed, summary.get(K.SCORE), summary.get(K.TEST_SCORE), summary.get(K.TOTAL_TIME),
+                   summary.get(K.WALL_TIME), summary.get(K.TRAIN_TIME), summary.get(K.SCORING_TIME),
+                   summary.get(K.EXAMPLES_TRAINED), summary.get(K.METRIC), history)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_CURVE_KEYS = (K.EPOCH, K.SCORE, K.TEST_SCORE, K.TOTAL_TIME, K.WALL_TIME, K.TRAIN_TIME, K.SCORING_TIME,
+               K.EXAMPLES_TRAINED, K.METRIC)
+
+
+@dataclass(frozen=True)
 class TrialOutcome:
     """A Tune trial as the table needs it."""
 
@@ -40,7 +72,8 @@ class TrialOutcome:
 
     @property
     def finished(self) -> bool:
-        return not self.failed and bool(self.last_result.get(K.DONE))
+        """Its seed report arrived (a trial's earlier reports are its runs' epochs)."""
+        return not self.failed and bool(self.last_result.get(K.DONE)) and K.SEED_RUNS in self.last_result
 
     @property
     def is_baseline(self) -> bool:
@@ -52,6 +85,11 @@ class TrialOutcome:
         params = dict(self.params)
         baseline = params.pop(BASELINE_KEY, {})
         return {**params, **baseline}
+
+    @property
+    def runs(self) -> list[RunResult]:
+        """One result per seed, from the trial's seed report."""
+        return [RunResult(**run) for run in self.last_result.get(K.SEED_RUNS, [])]
 
     @classmethod
     def from_tune_trial(cls, trial) -> "TrialOutcome":
@@ -65,17 +103,32 @@ class TrialOutcome:
         return cls(str(metrics.get("trial_id", "")), dict(result.config or {}), metrics, result.error is not None)
 
 
+def seed_report(runs: list[RunResult]) -> dict:
+    """A trial's one report to Tune: each objective's mean over its seeds (what Optuna
+    optimises) and every run's result (what the table is built from)."""
+    def mean(name: str) -> float | None:
+        values = [getattr(r, name) for r in runs if getattr(r, name) is not None]
+        return float(np.mean(values)) if values else None
+
+    return {K.SCORE: mean("score"), K.TEST_SCORE: mean("test_score"), K.TOTAL_TIME: mean("total_time_s"),
+            K.WALL_TIME: mean("wall_time_s"), K.EXAMPLES_TRAINED: mean("examples_trained"),
+            K.METRIC: runs[0].metric, K.SEED_RUNS: [r.to_dict() for r in runs], K.DONE: True}
+
+
 @dataclass(frozen=True)
 class TrialRecord:
-    """One row of trials.parquet, before the columns relative to the reference."""
+    """One row of trials.parquet (one run), before the columns relative to the reference."""
 
-    trial_id: str
+    trial_id: str  # the setting: every seed of a trial shares it
     method: Method
+    seed: int
+    epochs: int
     warmup_epochs: int
     period_epochs: int
     keep_fraction: float
     is_reference: bool
     score: float | None
+    test_score: float | None
     total_time_s: float | None
     wall_time_s: float | None
     train_time_s: float | None
@@ -85,29 +138,20 @@ class TrialRecord:
     overrides: dict = field(default_factory=dict)  # dotted key -> value, re-applied by `best`
 
     @classmethod
-    def from_outcome(cls, outcome: TrialOutcome, base_config: dict, is_reference: bool) -> "TrialRecord":
-        cfg = from_dict(apply_overrides(base_config, outcome.overrides), source=f"<trial {outcome.trial_id}>")
-        return cls.from_run(outcome.trial_id, cfg, outcome.last_result, outcome.overrides, is_reference)
-
-    @classmethod
-    def from_run(cls, trial_id: str, cfg: Config, report: dict, overrides: dict, is_reference: bool) -> "TrialRecord":
+    def from_run(cls, trial_id: str, cfg: Config, run: RunResult, overrides: dict,
+                 is_reference: bool) -> "TrialRecord":
         p = cfg.pruning
-        return cls(
-            trial_id=trial_id,
-            method=Method.REFERENCE if is_reference else Method.of(p.mode, p.score, p.keep_fraction),
-            warmup_epochs=p.warmup_epochs,
-            period_epochs=p.period_epochs,
-            keep_fraction=p.keep_fraction,
-            is_reference=is_reference,
-            score=report.get(K.SCORE),
-            total_time_s=report.get(K.TOTAL_TIME),
-            wall_time_s=report.get(K.WALL_TIME),
-            train_time_s=report.get(K.TRAIN_TIME),
-            scoring_time_s=report.get(K.SCORING_TIME),
-            examples_trained=report.get(K.EXAMPLES_TRAINED),
-            metric=report.get(K.METRIC),
-            overrides=dict(overrides),
-        )
+        method = Method.of(p.mode, p.score, p.keep_fraction)
+        if is_reference:
+            method = Method.REFERENCE
+        elif method is Method.FULL and "train.epochs" in overrides:
+            method = Method.FULL_EPOCHS
+        return cls(trial_id=trial_id, method=method, seed=run.seed, epochs=cfg.train.epochs,
+                   warmup_epochs=p.warmup_epochs, period_epochs=p.period_epochs, keep_fraction=p.keep_fraction,
+                   is_reference=is_reference, score=run.score, test_score=run.test_score,
+                   total_time_s=run.total_time_s, wall_time_s=run.wall_time_s, train_time_s=run.train_time_s,
+                   scoring_time_s=run.scoring_time_s, examples_trained=run.examples_trained, metric=run.metric,
+                   overrides=dict(overrides))
 
     def to_row(self) -> dict:
         """The table row: fixed columns, the overrides as JSON, then each other searched key
@@ -116,7 +160,8 @@ class TrialRecord:
             K.TRIAL_ID: self.trial_id, K.WARMUP: self.warmup_epochs, K.PERIOD: self.period_epochs,
             K.KEEP: self.keep_fraction, K.SCORE: self.score, K.TOTAL_TIME: self.total_time_s,
             K.WALL_TIME: self.wall_time_s, K.EXAMPLES_TRAINED: self.examples_trained,
-            K.IS_REFERENCE: self.is_reference, K.METHOD: self.method.value, K.TRAIN_TIME: self.train_time_s,
+            K.IS_REFERENCE: self.is_reference, K.METHOD: self.method.value, K.SEED: self.seed,
+            K.EPOCHS: self.epochs, K.TEST_SCORE: self.test_score, K.TRAIN_TIME: self.train_time_s,
             K.SCORING_TIME: self.scoring_time_s, K.METRIC: self.metric,
             K.OVERRIDES: json.dumps(self.overrides, sort_keys=True),
         }
@@ -128,9 +173,14 @@ class TrialRecord:
         return row
 
 
-def records(outcomes: list[TrialOutcome], reference: dict, base_config: dict) -> list[TrialRecord]:
-    """Records of the finished trials, in trial-id order; the first non-baseline trial whose
-    values equal the reference point is the reference."""
+def records(outcomes: list[TrialOutcome], reference: dict, base_config: dict,
+            epoch_curve: bool = False) -> list[TrialRecord]:
+    """Records of the finished trials' runs, in trial-id order.
+
+    The first non-baseline trial whose values equal the reference point is the
+    reference; with epoch_curve its per-epoch history also gives the rows of
+    full data for k < E epochs (method full-epochs), one per seed and k.
+    """
     out, reference_seen = [], False
     for outcome in sorted(outcomes, key=lambda o: o.trial_id):
         if not outcome.finished:
@@ -139,17 +189,42 @@ def records(outcomes: list[TrialOutcome], reference: dict, base_config: dict) ->
         is_reference = (not reference_seen and not outcome.is_baseline
                         and all(values.get(k) == v for k, v in reference.items()))
         reference_seen = reference_seen or is_reference
-        out.append(TrialRecord.from_outcome(outcome, base_config, is_reference))
+        cfg = from_dict(apply_overrides(base_config, values), source=f"<trial {outcome.trial_id}>")
+        for run in outcome.runs:
+            out.append(TrialRecord.from_run(outcome.trial_id, cfg, run, values, is_reference))
+        if is_reference and epoch_curve:
+            out.extend(_epoch_curve(outcome, cfg, values))
+    return out
+
+
+def _epoch_curve(reference: TrialOutcome, cfg: Config, values: dict) -> list[TrialRecord]:
+    """Full data for k = 1..E-1 epochs, read from the reference runs' per-epoch reports."""
+    out = []
+    for run in reference.runs:
+        for epoch in run.history:
+            k = epoch.get(K.EPOCH)
+            if not k or k >= cfg.train.epochs:
+                continue
+            # A warmup is meaningless on full data; zero keeps the k-epoch config valid for `best`.
+            overrides = {**values, **Method.FULL_EPOCHS.overrides(), "pruning.warmup_epochs": 0, "train.epochs": k}
+            record = TrialRecord.from_run(reference.trial_id, cfg, RunResult.from_summary(run.seed, epoch),
+                                          overrides, is_reference=False)
+            out.append(dataclasses.replace(record, trial_id=f"{reference.trial_id}-e{k}", epochs=k,
+                                           warmup_epochs=0))
     return out
 
 
 def trials_table(recs: list[TrialRecord], objectives: dict[str, str]) -> pd.DataFrame:
-    """The table of records with time_saving, score_delta (against the reference) and pareto."""
+    """One row per run with time_saving and score_delta (against the reference's mean over
+    seeds) and pareto: whether the run's setting is on the front of per-setting means."""
     df = pd.DataFrame([r.to_row() for r in recs])
     if df.empty:
         return df
     df = pareto.add_relative_columns(df, time_col=pareto.time_column(objectives))
-    return order_columns(pareto.add_pareto_column(df, objectives))
+    settings = pareto.per_setting(df)
+    on_front = dict(zip(settings[K.TRIAL_ID], pareto.pareto_mask(settings, objectives)))
+    df[K.PARETO] = df[K.TRIAL_ID].map(on_front).astype(bool)
+    return order_columns(df)
 
 
 def overrides_of(row: pd.Series) -> dict:
