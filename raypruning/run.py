@@ -113,7 +113,7 @@ def run_training(cfg: Config, output_dir: str | Path, name: str = "run", callbac
     """Fit one run and write summary.json and scores.parquet into output_dir.
 
     Returns:
-        The summary dictionary (design.md keys).
+        The summary dictionary (docs/architecture.md lists its keys).
     """
     output = Path(output_dir).resolve()
     output.mkdir(parents=True, exist_ok=True)

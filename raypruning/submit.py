@@ -340,8 +340,8 @@ def _dashboard_from_gcs(address: str) -> str | None:
     """Dashboard URL of the cluster whose GCS is at address (host:port or 'auto')."""
     import ray
 
-    # Private, but the only way to resolve 'auto' (the local session file)
-    # without connecting; ray.init to a dead address retries for minutes.
+    # Private (checked against Ray 2.60), but the only way to resolve 'auto' (the local
+    # session file) without connecting; ray.init to a dead address retries for minutes.
     from ray._private.services import canonicalize_bootstrap_address
 
     try:
