@@ -37,7 +37,7 @@ SYNTHETIC_TASKS = ("joint", "sentence")
 PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_SPREAD")
 
 # Keys of DataConfig that only one family of formats reads; an override of
-# data.format resets the ones the new format does not use (docs/architecture.md).
+# data.format resets the ones the new format does not use.
 _FORMAT_OPTIONS = {
     "task": ("glue", "mtop", "massive", "hf"),
     "name": ("glue", "hf"),
@@ -226,7 +226,7 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
     """Return a deep copy of raw with each dotted key set.
 
     Changing ``data.format`` resets the options that belong to other formats,
-    so that switching format by override alone works (docs/architecture.md).
+    so that switching format by override alone works.
     """
     out = copy.deepcopy(raw)
     fmt = overrides.get("data.format")
