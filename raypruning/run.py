@@ -37,6 +37,7 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
     env = {"env_vars": {"PYTHONUNBUFFERED": "1", "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S":
                         os.environ.get("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")}}
     if address:
+        _check_answers(address)
         try:
             ray.init(address=address, runtime_env=env, log_to_driver=True)
         except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
@@ -51,12 +52,57 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
     return "local Ray instance" + (f" (dashboard http://127.0.0.1:{dashboard_port})" if include_dashboard else "")
 
 
+ADDRESS_TIMEOUT_S = 10.0
+
+
+def _check_answers(address: str) -> None:
+    """InputError unless something listens at a host:port (or ray://host:port) address.
+
+    ray.init retries a dead address for minutes; a closed port is better said at once.
+    'auto' (the local session file) is left to ray.init.
+    """
+    import socket
+
+    if address == "auto" or address.startswith(("http://", "https://")):
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--address {address}: expected host:port (or ray://host:port)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise InputError(f"--address {address}: no Ray cluster answers there ({reason})") from None
+
+
 def _free_port() -> int:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def check_resources(cfg: Config, local: bool) -> None:
+    """Refuse a run that the cluster cannot place: Ray would wait for the CPUs (or GPUs) forever.
+
+    A remote cluster may autoscale, so there it is a warning, not an error.
+    """
+    import ray
+
+    total = ray.cluster_resources()
+    need = {"CPU": cfg.scaling.num_workers * cfg.scaling.cpus_per_worker}
+    if cfg.scaling.use_gpu:
+        need["GPU"] = cfg.scaling.num_workers
+    short = [f"{amount:g} {kind} (it has {total.get(kind, 0):g})" for kind, amount in need.items()
+             if total.get(kind, 0) + 1e-9 < amount]
+    if not short:
+        return
+    message = (f"key 'scaling.num_workers': {cfg.scaling.num_workers} worker(s) need {', '.join(short)} "
+               f"on this cluster; lower scaling.num_workers or scaling.cpus_per_worker")
+    if local:
+        raise InputError(message)
+    print(f"warning: {message}; waiting for the cluster to grow", flush=True)
 
 
 def worker_resources(cfg: Config) -> dict:

@@ -10,15 +10,51 @@ from the environment, as pyarrow's filesystems read them.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from raypruning.errors import InputError
 
 
+STORAGE_TIMEOUT_S = 30.0  # a remote store that does not answer within this is reported, not waited on
+T = TypeVar("T")
+
+
 def is_uri(path: str) -> bool:
     return "://" in str(path)
+
+
+def within(seconds: float, what: str, call: Callable[[], T]) -> T:
+    """call() in a daemon thread, or InputError naming `what` when it does not answer in time.
+
+    Storage clients (pyarrow's S3/GCS filesystems, database drivers) can wait for minutes
+    on an unreachable endpoint; a user is better served by one line after a few seconds.
+    OSError and ValueError from the call become InputError too.
+    """
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True, name=f"raypruning-{what[:20]}")
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise InputError(f"{what}: no answer within {seconds:g} s")
+    if "error" in outcome:
+        exc = outcome["error"]
+        if isinstance(exc, (OSError, ValueError)):
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{what}: {reason}") from None
+        raise exc
+    return outcome["value"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +75,29 @@ class StudyLocation:
             return (self.local / name).exists()
         import pyarrow.fs
 
-        fs, path = pyarrow.fs.FileSystem.from_uri(self.child(name))
-        return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
+        def look() -> bool:
+            fs, path = pyarrow.fs.FileSystem.from_uri(self.child(name))
+            return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
+
+        return within(STORAGE_TIMEOUT_S, f"study storage {self.remote}", look)
+
+    def check(self) -> None:
+        """InputError unless the study folder can be made: a reachable remote store, or a local
+        path whose existing part is a folder. Creates nothing."""
+        if self.remote:
+            import pyarrow.fs
+
+            def reach() -> None:
+                fs, path = pyarrow.fs.FileSystem.from_uri(self.remote)
+                fs.get_file_info(path.rsplit("/", 1)[0] or path)
+
+            within(STORAGE_TIMEOUT_S, f"key 'study.storage_path': {self.remote}", reach)
+            return
+        for folder in [self.local, *self.local.parents]:
+            if folder.exists():
+                if not folder.is_dir():
+                    raise InputError(f"key 'study.storage_path': {folder} is a file, not a folder")
+                return
 
     def push(self) -> None:
         """Copy the local small files up to the remote study folder."""
@@ -58,9 +115,12 @@ class StudyLocation:
 def locate(storage_path: str, name: str) -> StudyLocation:
     """The location of study `name` under storage_path (a folder or a URI)."""
     if is_uri(storage_path):
-        local = Path(tempfile.gettempdir()) / "raypruning-studies" / name
-        local.mkdir(parents=True, exist_ok=True)
-        return StudyLocation(local, f"{storage_path.rstrip('/')}/{name}")
+        remote = f"{storage_path.rstrip('/')}/{name}"
+        # One cache folder per URI (two buckets may hold studies of the same name); made when
+        # the study starts, not here, so that a study refused by validation leaves nothing.
+        digest = hashlib.sha256(remote.encode()).hexdigest()[:12]
+        local = Path(tempfile.gettempdir()) / "raypruning-studies" / f"{name}-{digest}"
+        return StudyLocation(local, remote)
     return StudyLocation((Path(storage_path).expanduser() / name).resolve(), None)
 
 
@@ -68,13 +128,13 @@ def fetch(uri: str) -> Path:
     """Copy a remote study folder's small files into a fresh local folder and return it."""
     import pyarrow.fs
 
-    try:
+    def copy_down() -> Path:
         fs, base = pyarrow.fs.FileSystem.from_uri(uri)
         infos = fs.get_file_info(pyarrow.fs.FileSelector(base, recursive=False))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{uri}: cannot read the study there ({exc})") from None
-    local = Path(tempfile.mkdtemp(prefix="raypruning-study-"))
-    for info in infos:
-        if info.type == pyarrow.fs.FileType.File:
-            pyarrow.fs.copy_files(info.path, str(local / info.base_name), source_filesystem=fs)
-    return local
+        local = Path(tempfile.mkdtemp(prefix="raypruning-study-"))
+        for info in infos:
+            if info.type == pyarrow.fs.FileType.File:
+                pyarrow.fs.copy_files(info.path, str(local / info.base_name), source_filesystem=fs)
+        return local
+
+    return within(STORAGE_TIMEOUT_S, f"{uri}: cannot read the study there", copy_down)
