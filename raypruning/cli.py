@@ -43,7 +43,12 @@ def _cmd_data(args) -> int:
 
     cfg = load_config(args.config, args.overrides)
     info = describe(load_task_data(cfg.data), cfg.data.format)
-    print(json.dumps(info, indent=2) if args.json else describe_text(info))
+    try:
+        print(json.dumps(info, indent=2) if args.json else describe_text(info), flush=True)
+    except BrokenPipeError:  # `raypruning data ... | head`: the reader stopped early, which is fine
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
     return EXIT_OK
 
 

@@ -69,7 +69,10 @@ class DataConfig:
     slots_column: str | None = None  # generic formats: space-separated BIO tags per word
     regression: bool = False  # generic formats: the label is a real number
     eval_split: str = "validation"  # split scored as the run's result: validation or test
-    max_train_examples: int | None = None  # keep only the first N training examples (CPU budgets)
+    test_split: str | None = "auto"  # split evaluated once after training: auto (test if labelled), a name, or null
+    validation_fraction: float = 0.0  # > 0: carve a stratified validation split from train (old one -> test or dropped)
+    max_train_examples: int | None = None  # keep a seeded, label-stratified sample of N training rows (CPU budgets)
+    sample_seed: int = 0  # seeds the sample and the validation carve (not train.seed: same data across trial seeds)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -368,6 +371,11 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
     if d.format == "glue" and not (d.path or d.name or d.task):
         p.append("key 'data.path': format 'glue' needs a task folder (or data.name for the hub)")
     at_least("data.max_train_examples", d.max_train_examples, 1)
+    at_least("data.sample_seed", d.sample_seed, 0)
+    if not 0.0 <= d.validation_fraction < 1.0:
+        p.append(f"key 'data.validation_fraction': must be in [0, 1), got {d.validation_fraction}")
+    if d.test_split is not None:
+        choice("data.test_split", d.test_split, ("auto", *EVAL_SPLITS))
     syn = d.synthetic
     choice("data.synthetic.task", syn.task, SYNTHETIC_TASKS)
     at_least("data.synthetic.num_train", syn.num_train, 10)

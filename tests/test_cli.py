@@ -68,3 +68,48 @@ def test_data_missing_folder_exit_2(tmp_path, capsys):
     assert main(["data", str(REPO / "studies/quickstart.yaml"), "data.format=jointbert",
                  f"data.path={tmp_path / 'nowhere'}"]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_data_json_reports_the_sample_and_the_splits_in_use(tmp_path, capsys):
+    rows = [f"{label} row {i},{label}" for label, n in (("a", 60), ("b", 30), ("c", 10)) for i in range(n)]
+    (tmp_path / "train.csv").write_text("text,label\n" + "\n".join(rows) + "\n")  # grouped by label
+    (tmp_path / "dev.csv").write_text("text,label\nx,a\ny,b\n")
+    assert main(["data", str(REPO / "studies/quickstart.yaml"), "data.format=csv", f"data.path={tmp_path}",
+                 "data.max_train_examples=20", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["labels"] == {"a": 12, "b": 6, "c": 2} and info["splits"]["train"] == 20
+    assert info["sampled_from"] == 100 and info["eval_split"] == "validation" and info["test_split"] is None
+    assert main(["data", str(REPO / "studies/quickstart.yaml"), "data.format=csv", f"data.path={tmp_path}",
+                 "data.max_train_examples=20"]) == 0
+    assert "train sampled from 100 rows" in capsys.readouterr().out
+
+
+def test_data_glue_with_a_carved_validation_split_tests_on_dev(shared_data, capsys):
+    assert main(["data", str(REPO / "studies/quickstart.yaml"), "data.format=glue",
+                 f"data.path={shared_data / 'glue' / 'RTE'}", "data.validation_fraction=0.1", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["splits"] == {"train": 2241, "validation": 249, "test": 277}
+    assert info["eval_split"] == "validation" and info["test_split"] == "test"
+
+
+def test_data_missing_test_split_exit_2(tmp_path, capsys):
+    (tmp_path / "train.csv").write_text("text,label\na,x\nb,y\n")
+    (tmp_path / "dev.csv").write_text("text,label\nc,x\n")
+    assert main(["data", str(REPO / "studies/quickstart.yaml"), "data.format=csv", f"data.path={tmp_path}",
+                 "data.test_split=test"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "data.test_split" in err and "train, validation" in err
+
+
+@pytest.mark.parametrize("override,key", [("data.validation_fraction=1.0", "data.validation_fraction"),
+                                          ("data.test_split=train", "data.test_split"),
+                                          ("data.sample_seed=-1", "data.sample_seed")])
+def test_bad_data_keys_exit_2(override, key, capsys):
+    assert main(["data", str(REPO / "studies/quickstart.yaml"), override]) == 2
+    assert f"'{key}'" in capsys.readouterr().err
+
+
+def test_data_piped_into_head_ends_quietly():
+    proc = subprocess.run(f"{sys.executable} -m raypruning data studies/quickstart.yaml --json | head -1",
+                          shell=True, cwd=REPO, capture_output=True, text=True)
+    assert proc.stdout == "{\n" and proc.stderr == ""

@@ -8,6 +8,10 @@ GLUE test labels are hidden. Files are split on tabs with no quote handling
 UTF-8 BOM is dropped; CoLA has no header and is read by position, the others
 by header name. Texts are stripped (SST-2 sentences end with a space).
 ``data.path`` may also be the parent ``glue_data`` folder, with ``data.task``.
+The splits are ``train`` and ``validation`` (the dev file). Since GLUE
+test labels are hidden, a run that wants a held-out test set sets
+``data.validation_fraction``: `raypruning.data.sources` then carves
+validation out of train and the dev file becomes ``test``.
 
 Label vocabularies are fixed per task in the order of the hub's ClassLabel
 (CoLA ["0", "1"], RTE ["entailment", "not_entailment"], ...), so indices

@@ -3,8 +3,11 @@
 A source returns a `TaskData`: the task's kind and label vocabularies, and
 splits as `datasets.Dataset` objects with these columns:
 
-- ``id`` (int64): stable integer id of the example within its split (its
-  row number in the source), the key of the per-example score table;
+- ``id`` (int64): the example's row number within its split, 0..rows-1,
+  the key of the per-example score table (the row number in the source,
+  unless the training sample or the validation carve of
+  `raypruning.data.sources` picked the rows: then they are renumbered in
+  order);
 - ``text`` (str) and, for pair tasks, ``text_pair`` (str);
 - ``label``: int index into ``labels`` (classification, joint intent) or
   float (regression);
@@ -36,6 +39,10 @@ class TaskData:
     has_pair: bool = False
     task_name: str = ""  # e.g. "atis", "SST-2", "synthetic-joint"; picks the primary metric
     unseen: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> {unseen label: count}
+    # Set by sources.load_task_data from the DataConfig (readers leave the defaults):
+    eval_split: str = "validation"  # split scored every epoch and used for selection
+    test_split: str | None = None  # split evaluated once after the last epoch; None: no test evaluation
+    sampled_from: int | None = None  # train rows data.max_train_examples drew from; None: not sampled
 
     @property
     def num_labels(self) -> int:
