@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from raypruning.config import Config
+from raypruning.console import ray_env_vars
 from raypruning.errors import InputError
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
 
@@ -35,7 +36,7 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
     # A busy machine can take over a minute to start worker processes; Ray Train's
     # default 60 s start timeout then fails trials that would have run.
     env = {"env_vars": {"PYTHONUNBUFFERED": "1", "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S":
-                        os.environ.get("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")}}
+                        os.environ.get("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600"), **ray_env_vars()}}
     if address:
         _check_answers(address)
         try:

@@ -1,0 +1,43 @@
+"""A tidy console: one progress line per epoch or trial, Ray's detail in Ray's log files.
+
+Two sources flood a run's console. Ray Train patches `print` in its workers
+into a logger, which defeats dill's capture of a `dis.dis` call made while
+the datasets library hashes a table, so every worker prints a bytecode
+disassembly; and Ray Train logs every report, checkpoint path included, at
+INFO through a logger its own level filter misses. `--verbose` (the
+RAYPRUNING_VERBOSE variable, which reaches the workers) keeps both.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+VERBOSE_ENV = "RAYPRUNING_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+def ray_env_vars() -> dict[str, str]:
+    """Environment for Ray workers (runtime_env env_vars)."""
+    if verbose():
+        return {VERBOSE_ENV: "1"}
+    # Ray Train's documented switch for its print patch (ray.train.v2 constants).
+    return {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}
+
+
+class _DropReportEchoes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Reporting training result")
+
+
+def quiet_worker_console() -> None:
+    """In a Ray Train worker: keep report echoes out of the console handlers only, so that
+    Ray's log files (file handlers) still hold them."""
+    if verbose():
+        return
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.addFilter(_DropReportEchoes())
