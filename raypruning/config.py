@@ -158,6 +158,7 @@ class StudyConfig:
     # reference's per-epoch history (exact with a constant learning rate), "runs" trains
     # each k, "off" skips it; "auto" is curve with a constant schedule, runs otherwise.
     epoch_baseline: str = "auto"
+    trackers: list = field(default_factory=list)  # mlflow and/or wandb: every trial as a tracked run
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from raypruning.keys import OBJECTIVES, Method
 from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
 from raypruning.errors import InputError
 from raypruning.storage import StudyLocation, fetch, locate
+from raypruning.study.tracking import tracker_callbacks
 from raypruning.study.layout import (BASELINES_DIR, STUDY_FILE, CONFIG_FILE, PLOT_FILE, RUNS_DIR, TUNE_DIR, StudyMeta,
                                      open_storage, optuna_url, shown_url)
 from raypruning.study.trials import (BASELINE_KEY, RunResult, TrialOutcome, records, seed_report, trials_table,
@@ -221,6 +222,7 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
         {"CPU": 0, "memory": 1_000_000})
     spec = TableSpec(reference, base, objs, epoch_curve=epoch_baseline(cfg) == "curve")
     progress = _make_progress_callback(location, total, spec)
+    trackers = tracker_callbacks(cfg.study.trackers, cfg.study.name, folder, base)
     if resume:
         tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
     else:
@@ -232,8 +234,8 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
             param_space=to_tune_space(cfg.search.space),
             tune_config=ray.tune.TuneConfig(search_alg=searcher, num_samples=total,
                                             max_concurrent_trials=concurrency),
-            run_config=ray.tune.RunConfig(name=TUNE_DIR, storage_path=location.root, callbacks=[progress],
-                                          verbose=0),
+            run_config=ray.tune.RunConfig(name=TUNE_DIR, storage_path=location.root, verbose=0,
+                                          callbacks=[progress, *trackers]),
         )
     grid = tuner.fit()
     trials = _outcomes(grid)
@@ -243,7 +245,7 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     write_trials(table, folder / K.TRIALS_FILE)
     done = _finished(trials)
     if done >= total and baseline_points(cfg, table):
-        trials += run_baselines(cfg, location, table, trainable, resume)
+        trials += run_baselines(cfg, location, table, trainable, resume, trackers)
         table = spec.table(trials)
         write_trials(table, folder / K.TRIALS_FILE)
     if done < total:
@@ -276,7 +278,8 @@ def baseline_points(cfg: Config, table: pd.DataFrame) -> list[dict]:
     return [{BASELINE_KEY: point} for point in points]
 
 
-def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, trainable, resume: bool) -> list:
+def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, trainable, resume: bool,
+                  callbacks: list) -> list:
     """Run (or finish) the study.baselines trials as a second Tune experiment. Returns its trials."""
     import ray.tune
 
@@ -291,7 +294,8 @@ def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, tra
             trainable,
             param_space={BASELINE_KEY: ray.tune.grid_search([p[BASELINE_KEY] for p in points])},
             tune_config=ray.tune.TuneConfig(max_concurrent_trials=max_concurrent(cfg)),
-            run_config=ray.tune.RunConfig(name=BASELINES_DIR, storage_path=location.root, verbose=0),
+            run_config=ray.tune.RunConfig(name=BASELINES_DIR, storage_path=location.root, verbose=0,
+                                          callbacks=callbacks),
         )
     return _outcomes(tuner.fit())
 
