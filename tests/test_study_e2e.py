@@ -45,7 +45,8 @@ def small_study(ray_local, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("studies")
     os.chdir(REPO)
-    args = _study_args(tmp, "small", 2) + ["study.baselines=[dynamic-random]", "study.seeds=2"]
+    args = _study_args(tmp, "small", 2) + ["study.baselines=[dynamic-random]", "study.seeds=2",
+                                           "study.trackers=[mlflow]"]
     table = run_study(args[0], args[1:])
     return tmp / "small", table
 
@@ -88,6 +89,25 @@ def test_optuna_storage_and_tensorboard(small_study):
     ref = df[df["is_reference"]]
     assert min(t.values[0] for t in complete) <= ref["score"].mean() <= max(t.values[0] for t in complete)
     assert glob.glob(str(folder / "tune" / "**" / "events.out.tfevents.*"), recursive=True)
+
+
+@pytest.mark.slow
+def test_mlflow_has_one_run_per_trial_with_metrics_per_epoch(small_study):
+    from mlflow.tracking import MlflowClient
+
+    folder, _ = small_study
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("small")
+    runs = client.search_runs([experiment.experiment_id])
+    df = pd.read_parquet(folder / "trials.parquet")
+    tracked = df[df["method"] != "full-epochs"]["trial_id"].unique()  # the curve rows are not trials
+    assert sorted(r.data.tags["trial_id"] for r in runs) == sorted(tracked)
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        assert run.data.params["train.epochs"] == "3" and run.data.tags["method"] in set(df["method"])
+        epochs = [m.value for m in client.get_metric_history(run.info.run_id, "epoch")]
+        assert epochs == [1, 2, 3, 1, 2, 3]  # two seeds, three epochs each
+        assert len(client.get_metric_history(run.info.run_id, "score")) == 7  # each epoch, then the seed means
 
 
 @pytest.mark.slow

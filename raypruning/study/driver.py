@@ -26,6 +26,7 @@ from raypruning.keys import OBJECTIVES, Method
 from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
 from raypruning.errors import InputError
 from raypruning.storage import StudyLocation, fetch, locate
+from raypruning.study.optuna_view import AnnotatedOptunaSearch, add_unsampled_rows, prepare_study
 from raypruning.study.tracking import tracker_callbacks
 from raypruning.study.layout import (BASELINES_DIR, STUDY_FILE, CONFIG_FILE, PLOT_FILE, RUNS_DIR, TUNE_DIR, StudyMeta,
                                      open_storage, optuna_url, shown_url)
@@ -173,7 +174,6 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     later trials wait for CPUs that never come back.
     """
     import ray.tune
-    from ray.tune.search.optuna import OptunaSearch
 
     from raypruning.data.sources import load_task_data
     from raypruning.run import ensure_ray
@@ -226,9 +226,11 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     if resume:
         tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
     else:
-        searcher = OptunaSearch(metric=list(objs), mode=list(objs.values()), points_to_evaluate=[reference],
-                                sampler=_sampler(cfg), study_name=cfg.study.name, storage=storage,
-                                seed=cfg.search.seed)
+        prepare_study(storage, cfg.study.name, objs)
+        searcher = AnnotatedOptunaSearch(metric=list(objs), mode=list(objs.values()), points_to_evaluate=[reference],
+                                         sampler=_sampler(cfg), study_name=cfg.study.name, storage=storage,
+                                         seed=cfg.search.seed, reference=reference, base_config=base,
+                                         time_col=pareto.time_column(objs))
         tuner = ray.tune.Tuner(
             trainable,
             param_space=to_tune_space(cfg.search.space),
@@ -248,6 +250,8 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
         trials += run_baselines(cfg, location, table, trainable, resume, trackers)
         table = spec.table(trials)
         write_trials(table, folder / K.TRIALS_FILE)
+    if done >= total:
+        add_unsampled_rows(storage, cfg.study.name, table, objs)
     if done < total:
         print(f"[study] stopped with {done}/{total} trials done; finish it with: "
               f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
