@@ -74,7 +74,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_study(args) -> int:
-    from raypruning.study import run_study
+    from raypruning.study.driver import run_study
 
     run_study(args.config, args.overrides, resume=args.resume, address=args.address)
     return EXIT_OK

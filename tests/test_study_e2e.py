@@ -41,7 +41,7 @@ def _nondominated(scores: np.ndarray, times: np.ndarray) -> list[bool]:
 
 @pytest.fixture(scope="module")
 def small_study(ray_local, tmp_path_factory):
-    from raypruning.study import run_study
+    from raypruning.study.driver import run_study
 
     tmp = tmp_path_factory.mktemp("studies")
     os.chdir(REPO)

@@ -1,10 +1,7 @@
 """Studies: Ray Tune + Optuna map the time-accuracy trade-off of a run's pruning settings.
 
-`driver` launches the trials, `layout` knows the study folder, `trials`
-builds the trials table.
+`driver` launches the trials (`run_study`), `layout` knows the study folder,
+`trials` builds the trials table, `optuna_view` and `tracking` feed the
+dashboards. Import the submodules directly: the driver pulls in Ray Tune,
+which the queries on a finished study do not need.
 """
-
-from raypruning.study.driver import run_study
-from raypruning.study.layout import resolve_study
-
-__all__ = ["run_study", "resolve_study"]
