@@ -41,3 +41,21 @@ def quiet_worker_console() -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
             handler.addFilter(_DropReportEchoes())
+
+
+def quiet_driver_console() -> None:
+    """In the process that runs a study: Tune's experiment banner and result paths, Optuna's
+    per-trial INFO lines and experimental-API warnings, and MLflow's store set-up lines
+    stay off the console; the study prints its own progress line per trial."""
+    if verbose():
+        return
+    import warnings
+
+    import optuna
+
+    # Tune's legacy reporter honours verbose=0 (its newer one prints a banner regardless).
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message=r"Fixed parameter .* is out of range", module="optuna")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)

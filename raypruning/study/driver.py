@@ -23,6 +23,7 @@ import pandas as pd
 from raypruning import keys as K
 from raypruning import pareto, report
 from raypruning.keys import OBJECTIVES, Method
+from raypruning.console import quiet_driver_console
 from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
 from raypruning.errors import InputError
 from raypruning.storage import StudyLocation, fetch, locate
@@ -178,6 +179,7 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     from raypruning.data.sources import load_task_data
     from raypruning.run import ensure_ray
 
+    quiet_driver_console()
     cfg = load_config(config_path, overrides)
     location = locate(cfg.study.storage_path, cfg.study.name)
     folder = location.local
