@@ -151,3 +151,15 @@ def test_a_config_that_is_not_utf8_is_one_line(tmp_path, capsys):
     path.write_bytes("train:\n  epochs: 3\n# r\u00e9sum\u00e9\n".encode("latin-1"))
     _refused(["validate", str(path)], capsys, f"{path}: line 3: not UTF-8")
 
+
+def test_a_csv_with_an_unclosed_quote_names_file_and_line(tmp_path, capsys):
+    folder = tmp_path / "qa"
+    folder.mkdir()
+    (folder / "train.csv").write_text('text,label\nfine,a\n"never closed,b\nmore,a\n')
+    (folder / "dev.csv").write_text("text,label\nok,a\n")
+    _refused(["data", QUICKSTART, "data.format=csv", f"data.path={folder}"], capsys,
+             f"{folder / 'train.csv'}:3: not valid CSV", "never closes")
+    # a long file: the csv module's field limit is hit before the end
+    (folder / "train.csv").write_text('text,label\nfine,a\n"never closed,b\n' + "more,a\n" * 30000)
+    _refused(["data", QUICKSTART, "data.format=csv", f"data.path={folder}"], capsys,
+             f"{folder / 'train.csv'}:3: not valid CSV", "never closes")
