@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -24,13 +25,16 @@ class _Parser(argparse.ArgumentParser):
 
 def _cmd_validate(args) -> int:
     from raypruning.config import load_config
+    from raypruning.validate import model_problems
 
     problems = []
     for path in args.files:
         try:
-            load_config(path)
+            cfg = load_config(path)
         except InputError as exc:
             problems.extend(exc.problems)
+            continue
+        problems.extend(p.line() for p in model_problems(cfg.model, path))
     if problems:
         raise InputError(problems)
     print(f"{len(args.files)} file(s) valid")
@@ -57,10 +61,13 @@ def _cmd_train(args) -> int:
     from raypruning.data.sources import load_task_data
     from raypruning.progress import EpochProgress, summary_table
     from raypruning.run import ensure_ray, run_training
+    from raypruning.validate import model_problems, raise_problems
 
     cfg = load_config(args.config, args.overrides)
-    load_task_data(cfg.data)  # bad data fails here, before any Ray work
+    raise_problems(model_problems(cfg.model, args.config))
     output = Path(args.output or Path(cfg.study.storage_path) / "runs" / f"{cfg.study.name}-run")
+    _require_folder(output, "--output" if args.output else "the run folder")
+    load_task_data(cfg.data)  # bad data fails here, before any Ray work
     where = ensure_ray(args.address, include_dashboard=args.ray_dashboard)
     print(f"raypruning train: {cfg.data.format} data, model {cfg.model.name}, mode {cfg.pruning.mode} "
           f"(tau={cfg.pruning.warmup_epochs}, T={cfg.pruning.period_epochs}, f={cfg.pruning.keep_fraction}), "
@@ -71,6 +78,16 @@ def _cmd_train(args) -> int:
     print(summary_table(summary))
     print(f"run written to {output}")
     return EXIT_OK
+
+
+def _require_folder(path: Path, what: str) -> None:
+    """Refuse a folder path that is, or lies inside, an existing file (before anything is written)."""
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                where = "is an existing file" if part == path else f"lies inside the file '{part}'"
+                raise InputError(f"raypruning train: {what} '{path}' {where}, not a folder")
+            return
 
 
 def _cmd_study(args) -> int:
@@ -99,9 +116,56 @@ def _cmd_dashboard(args) -> int:
 
 
 def _cmd_submit(args) -> int:
+    from raypruning.config import load_config
     from raypruning.submit import submit_study
+    from raypruning.validate import model_problems, raise_problems, study_problems
+
+    # The study's checks, here: the model is loaded on the cluster, so only what holds there too.
+    cfg = load_config(args.config, args.overrides)
+    raise_problems(study_problems(cfg, args.config, against_run=True)
+                   + model_problems(cfg.model, args.config, this_machine=False))
 
     return submit_study(args.config, args.address, args.overrides, follow=args.follow)
+
+
+def _points(text: str) -> float:
+    """A --max-drop: a finite number of points, 0 or more."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 points, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A --time-budget: a number of seconds above 0."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return value
+
+
+def _plot_file(text: str) -> str:
+    """A --plot file: a suffix matplotlib writes (the .html twin goes beside it), in an existing folder."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    path = Path(text)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise argparse.ArgumentTypeError(f"'{text}' needs an image suffix matplotlib writes, e.g. .png "
+                                         f"(one of {', '.join('.' + f for f in formats)})")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"'{text}': no such folder '{path.parent}'")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,16 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("best", help="the configuration that fits a constraint")
     p.add_argument("study", help="study folder (or a study name under the default storage)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--max-drop", type=float, default=None, metavar="POINTS",
+    group.add_argument("--max-drop", type=_points, default=None, metavar="POINTS",
                        help="fastest trial within POINTS of the full-data reference (default 1.0)")
-    group.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+    group.add_argument("--time-budget", type=_seconds, default=None, metavar="SECONDS",
                        help="most accurate trial within the time budget")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_best)
 
     p = sub.add_parser("pareto", help="the Pareto front of a study")
     p.add_argument("study", help="study folder (or a study name under the default storage)")
-    p.add_argument("--plot", default=None, metavar="FILE", help="write a PNG (and FILE.html) plot")
+    p.add_argument("--plot", type=_plot_file, default=None, metavar="FILE",
+                   help="write a plot image, e.g. front.png (and FILE.html beside it)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_pareto)
 

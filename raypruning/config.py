@@ -5,6 +5,9 @@ A config is a frozen tree of dataclasses loaded from YAML, with dotted
 wrong type, value out of range) is collected and raised at once as an
 `InputError` whose lines name the file and the dotted key, before any Ray work
 starts. Field comments are the documentation of each key.
+
+This module builds the types; the value checks (ranges, choices, the study
+keys) are `raypruning.validate`'s, as `Problem` records.
 """
 
 from __future__ import annotations
@@ -22,22 +25,15 @@ from typing import Any
 import yaml
 
 from raypruning.errors import InputError
-from raypruning.keys import BASELINES, OBJECTIVES
-
-DATA_FORMATS = ("synthetic", "jointbert", "massive", "mtop", "glue", "csv", "jsonl", "parquet", "hf")
-PRUNING_MODES = ("full", "static", "dynamic")
-SCORES = ("el2n", "loss", "grand", "forgetting", "random")
-JOINT_COMBINE = ("norm", "sum", "mean")
-SMOOTHING = ("none", "ema", "ucb")
-LR_SCHEDULES = ("constant", "linear", "cosine")
-PRECISIONS = ("auto", "no", "bf16", "fp16")
-SAMPLERS = ("tpe", "nsga2", "random", "grid")
-EVAL_SPLITS = ("validation", "test")
-SYNTHETIC_TASKS = ("joint", "sentence")
-PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_SPREAD")
+from raypruning.search_space import RANGE_KINDS
+# The accepted values of each choice key live with the checks; imported here for the
+# field comments below and for the modules that read them from the config.
+from raypruning.validate import (DATA_FORMATS, EVAL_SPLITS, JOINT_COMBINE, LR_SCHEDULES,  # noqa: F401
+                                 PLACEMENT_STRATEGIES, PRECISIONS, PRUNING_MODES, SAMPLERS, SCORES, SMOOTHING,
+                                 SYNTHETIC_TASKS, Problem, covered, raise_problems, run_problems, study_problems)
 
 # Keys of DataConfig that only one family of formats reads; an override of
-# data.format resets the ones the new format does not use.
+# data.format resets the ones the new format does not use (design.md).
 _FORMAT_OPTIONS = {
     "task": ("glue", "mtop", "massive", "hf"),
     "name": ("glue", "hf"),
@@ -178,6 +174,16 @@ class Config:
         """A copy with dotted keys changed and re-validated (used for trials)."""
         return from_dict(apply_overrides(self.to_dict(), dotted), source="<override>")
 
+    def with_values(self, dotted: dict) -> tuple["Config", list[Problem]]:
+        """A copy with dotted keys changed, and its type problems (values unchecked).
+
+        What the study checks try each searched value with; a key whose value has
+        the wrong type keeps its default in the copy.
+        """
+        problems: list[Problem] = []
+        cfg = _build(Config, apply_overrides(self.to_dict(), dotted), "", "<search>", problems)
+        return cfg, problems
+
 
 # ---------------------------------------------------------------- loading
 
@@ -190,8 +196,14 @@ def load_config(path: str | Path | None, overrides: list[str] | dict | None = No
         p = Path(path)
         if not p.is_file():
             raise InputError(f"{source}: no such file")
+        data = p.read_bytes()
         try:
-            loaded = yaml.safe_load(p.read_text())
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(f"{source}: line {line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+        try:
+            loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", None)
             where = f" line {line + 1}" if line is not None else ""
@@ -230,7 +242,7 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
     """Return a deep copy of raw with each dotted key set.
 
     Changing ``data.format`` resets the options that belong to other formats,
-    so that switching format by override alone works.
+    so that switching format by override alone works (design.md).
     """
     out = copy.deepcopy(raw)
     fmt = overrides.get("data.format")
@@ -253,28 +265,30 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
 
 
 def from_dict(raw: dict, source: str = "<config>") -> Config:
-    """Build a validated Config; raise InputError with every problem found."""
-    problems: list[str] = []
+    """Build a validated Config; raise InputError with every problem found.
+
+    Types first; then the run and study value checks of `raypruning.validate`
+    on what could be built. A key that failed its type check holds its default,
+    so value problems about it (or inside it) are dropped.
+    """
+    problems: list[Problem] = []
     cfg = _build(Config, raw, "", source, problems)
-    # Range checks run on what could be built; keys that already failed their type
-    # check hold defaults, so lines about them are dropped.
-    bad_keys = {line.split("'")[1] for line in problems if "'" in line}
-    problems.extend(f"{source}: {line}" for line in _check_ranges(cfg)
-                    if not any(f"'{key}'" in line for key in bad_keys))
-    if problems:
-        raise InputError(problems)
+    cfg = _read_space_numbers(cfg)
+    mistyped = {p.key for p in problems}
+    checked = run_problems(cfg, source) + study_problems(cfg, source)
+    raise_problems(problems + [p for p in checked if not covered(p, mistyped)])
     return cfg
 
 
-def _build(cls, raw: Any, prefix: str, source: str, problems: list[str]):
+def _build(cls, raw: Any, prefix: str, source: str, problems: list[Problem]):
     if not isinstance(raw, dict):
-        problems.append(f"{source}: key '{prefix.rstrip('.') or '<top>'}': expected a mapping, got {raw!r}")
+        problems.append(Problem(prefix.rstrip(".") or "<top>", f"expected a mapping, got {raw!r}", source))
         return cls()
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in names:
-            problems.append(f"{source}: key '{prefix}{key}': unknown key (known: {', '.join(sorted(names))})")
+            problems.append(Problem(f"{prefix}{key}", f"unknown key (known: {', '.join(sorted(names))})", source))
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in raw:
@@ -289,8 +303,20 @@ def _build(cls, raw: Any, prefix: str, source: str, problems: list[str]):
         if ok:
             kwargs[f.name] = converted
         else:
-            problems.append(f"{source}: key '{dotted}': expected {_type_name(typ)}, got {value!r}")
+            problems.append(Problem(dotted, f"expected {_type_name(typ)}, got {value!r}", source))
     return cls(**kwargs)
+
+
+def _read_space_numbers(cfg: Config) -> Config:
+    """The config with the range bounds of its search space read as numbers (1e-3 included)."""
+    space = cfg.search.space
+    read = {}
+    for key, spec in space.items():
+        kind, args = next(iter(spec.items())) if isinstance(spec, dict) and len(spec) == 1 else (None, None)
+        read[key] = {kind: [read_number(a) for a in args]} if kind in RANGE_KINDS and isinstance(args, list) else spec
+    if read == space:
+        return cfg
+    return dataclasses.replace(cfg, search=dataclasses.replace(cfg.search, space=read))
 
 
 _EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
@@ -348,124 +374,6 @@ def _type_name(typ) -> str:
         return " or ".join(_type_name(a) for a in typing.get_args(typ))
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
             list: "a list", dict: "a mapping", type(None): "null"}.get(typ, getattr(typ, "__name__", str(typ)))
-
-
-def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
-    """Value checks that the types alone cannot express (check_space: also the search space)."""
-    p: list[str] = []
-
-    def choice(key: str, value, allowed):
-        if value not in allowed:
-            p.append(f"key '{key}': {value!r} is not one of {', '.join(allowed)}")
-
-    def at_least(key: str, value, low, strict=False):
-        if value is not None and (value <= low if strict else value < low):
-            p.append(f"key '{key}': must be {'>' if strict else '>='} {low}, got {value}")
-
-    d, m, t, pr, s = cfg.data, cfg.model, cfg.train, cfg.pruning, cfg.scaling
-    choice("data.format", d.format, DATA_FORMATS)
-    choice("data.eval_split", d.eval_split, EVAL_SPLITS)
-    if d.format in ("jointbert", "massive", "mtop", "csv", "jsonl", "parquet") and not d.path:
-        p.append(f"key 'data.path': format {d.format!r} needs a path")
-    if d.format == "hf" and not (d.name or d.path):
-        p.append("key 'data.name': format 'hf' needs a dataset hub id (or data.path to a saved dataset)")
-    if d.format == "glue" and not (d.path or d.name or d.task):
-        p.append("key 'data.path': format 'glue' needs a task folder (or data.name for the hub)")
-    at_least("data.max_train_examples", d.max_train_examples, 1)
-    at_least("data.sample_seed", d.sample_seed, 0)
-    if not 0.0 <= d.validation_fraction < 1.0:
-        p.append(f"key 'data.validation_fraction': must be in [0, 1), got {d.validation_fraction}")
-    if d.test_split is not None:
-        choice("data.test_split", d.test_split, ("auto", *EVAL_SPLITS))
-    syn = d.synthetic
-    choice("data.synthetic.task", syn.task, SYNTHETIC_TASKS)
-    at_least("data.synthetic.num_train", syn.num_train, 10)
-    at_least("data.synthetic.num_eval", syn.num_eval, 10)
-    at_least("data.synthetic.num_intents", syn.num_intents, 2)
-    for key in ("mislabel_fraction", "redundant_fraction", "hard_fraction"):
-        v = getattr(syn, key)
-        if not 0.0 <= v < 1.0:
-            p.append(f"key 'data.synthetic.{key}': must be in [0, 1), got {v}")
-    if syn.mislabel_fraction + syn.redundant_fraction + syn.hard_fraction >= 1.0:
-        p.append("key 'data.synthetic': mislabel, redundant and hard fractions must sum below 1")
-
-    at_least("model.num_layers", m.num_layers, 1)
-    at_least("model.hidden_size", m.hidden_size, 8)
-    at_least("model.tiny_layers", m.tiny_layers, 1)
-    if not 0.0 <= m.dropout < 1.0:
-        p.append(f"key 'model.dropout': must be in [0, 1), got {m.dropout}")
-
-    at_least("train.epochs", t.epochs, 1)
-    at_least("train.batch_size", t.batch_size, 1)
-    at_least("train.eval_batch_size", t.eval_batch_size, 1)
-    at_least("train.lr", t.lr, 0.0, strict=True)
-    at_least("train.weight_decay", t.weight_decay, 0.0)
-    choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
-    if not 0.0 <= t.warmup_ratio < 1.0:
-        p.append(f"key 'train.warmup_ratio': must be in [0, 1), got {t.warmup_ratio}")
-    at_least("train.max_grad_norm", t.max_grad_norm, 0.0)
-    at_least("train.max_length", t.max_length, 8)
-    choice("train.precision", t.precision, PRECISIONS)
-    at_least("train.max_failures", t.max_failures, -1)
-
-    choice("pruning.mode", pr.mode, PRUNING_MODES)
-    choice("pruning.score", pr.score, SCORES)
-    choice("pruning.joint_combine", pr.joint_combine, JOINT_COMBINE)
-    choice("pruning.smoothing", pr.smoothing, SMOOTHING)
-    at_least("pruning.warmup_epochs", pr.warmup_epochs, 0)
-    at_least("pruning.period_epochs", pr.period_epochs, 1)
-    if not 0.0 < pr.keep_fraction <= 1.0:
-        p.append(f"key 'pruning.keep_fraction': must be in (0, 1], got {pr.keep_fraction}")
-    if not 0.0 <= pr.explore <= 1.0:
-        p.append(f"key 'pruning.explore': must be in [0, 1], got {pr.explore}")
-    if not 0.0 <= pr.offset < 1.0:
-        p.append(f"key 'pruning.offset': must be in [0, 1), got {pr.offset}")
-    elif pr.offset + pr.keep_fraction > 1.0 + 1e-9 and pr.keep_fraction < 1.0:
-        p.append(f"key 'pruning.offset': offset + keep_fraction must be <= 1, got {pr.offset + pr.keep_fraction:g}")
-    if pr.warmup_epochs >= 0 and t.epochs >= 1 and pr.warmup_epochs > t.epochs:
-        p.append(f"key 'pruning.warmup_epochs': {pr.warmup_epochs} is longer than train.epochs ({t.epochs})")  # RUN_RELATION
-    if not 0.0 <= pr.ema_alpha < 1.0:
-        p.append(f"key 'pruning.ema_alpha': must be in [0, 1), got {pr.ema_alpha}")
-    at_least("pruning.ucb_c", pr.ucb_c, 0.0)
-
-    at_least("scaling.num_workers", s.num_workers, 1)
-    choice("scaling.placement_strategy", s.placement_strategy, PLACEMENT_STRATEGIES)
-    at_least("scaling.cpus_per_worker", s.cpus_per_worker, 0.0, strict=True)
-
-    se = cfg.search
-    choice("search.sampler", se.sampler, SAMPLERS)
-    at_least("search.num_samples", se.num_samples, 1)
-    at_least("search.max_concurrent", se.max_concurrent, 1)
-    if check_space:
-        from raypruning.search_space import space_problems
-
-        p.extend(space_problems(se.space, cfg))
-
-    st = cfg.study
-    if not st.name or "/" in st.name:
-        p.append(f"key 'study.name': must be a non-empty name without '/', got {st.name!r}")
-    if not st.objectives:
-        p.append("key 'study.objectives': needs at least one objective")
-    for obj in st.objectives:
-        if obj not in OBJECTIVES:
-            p.append(f"key 'study.objectives': {obj!r} is not reported by a run (known: {', '.join(OBJECTIVES)})")
-    for base in st.baselines:
-        if base not in [m.value for m in BASELINES]:
-            p.append(f"key 'study.baselines': {base!r} is not one of {', '.join(m.value for m in BASELINES)}")
-    return p
-
-
-def config_keys(cls=Config, prefix: str = "") -> dict[str, Any]:
-    """Every dotted leaf key with its type (used to validate search spaces)."""
-    out = {}
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        typ = hints[f.name]
-        if dataclasses.is_dataclass(typ):
-            out.update(config_keys(typ, prefix + f.name + "."))
-        else:
-            out[prefix + f.name] = typ
-    return out
 
 
 def to_yaml(cfg: Config) -> str:

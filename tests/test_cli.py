@@ -113,3 +113,98 @@ def test_data_piped_into_head_ends_quietly():
     proc = subprocess.run(f"{sys.executable} -m raypruning data studies/quickstart.yaml --json | head -1",
                           shell=True, cwd=REPO, capture_output=True, text=True)
     assert proc.stdout == "{\n" and proc.stderr == ""
+
+
+# ---------------------------------------------------------------- bad input: exit 2, one line, before Ray
+
+
+QUICKSTART = str(REPO / "studies/quickstart.yaml")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def _refused(argv, capsys, *words) -> str:
+    """Run the CLI: exit 2, one error line holding every word, no Ray started."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), err
+    ray = sys.modules.get("ray")
+    assert ray is None or not ray.is_initialized()
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["train", "study"])
+@pytest.mark.parametrize("override,words", [
+    ("study.objectives=[[a]]", ["key 'study.objectives'", "['a'] is not reported by a run"]),
+    ("study.objectives=[score]", ["key 'study.objectives'", "[score, T]"]),
+    ("study.name=..", ["key 'study.name'", "'..'"]),
+    ("study.name=a/b", ["key 'study.name'", "'a/b'"]),
+    ("model.num_layers=3", ["key 'model.num_layers'", "3 is more than the 2 layers of 'tiny'"]),
+    ("model.name=./no-such-model-folder", ["key 'model.name'", "no such folder './no-such-model-folder'"]),
+    ("model.name=no-such-org/no-such-model", ["key 'model.name'", "the model hub is offline (HF_HUB_OFFLINE=1)"]),
+])
+def test_bad_values_fail_before_ray_and_leave_nothing(tmp_path, capsys, offline, command, override, words):
+    results = tmp_path / "results"
+    _refused([command, QUICKSTART, override, f"study.storage_path={results}"], capsys, QUICKSTART, *words)
+    assert not results.exists()
+
+
+def test_submit_refuses_a_bad_study_before_contacting_the_cluster(capsys):
+    # Port 9 answers nothing: a line about the objectives proves the config was checked first.
+    _refused(["submit", QUICKSTART, "study.objectives=[score]", "--address", "http://127.0.0.1:9"], capsys,
+             "key 'study.objectives'")
+    _refused(["submit", QUICKSTART, "model.num_layers=5", "--address", "http://127.0.0.1:9"], capsys,
+             "key 'model.num_layers'")
+
+
+def test_validate_checks_the_model(tmp_path, capsys):
+    path = tmp_path / "deep.yaml"
+    path.write_text("model:\n  name: tiny\n  tiny_layers: 2\n  num_layers: 4\n")
+    _refused(["validate", str(path)], capsys, str(path), "key 'model.num_layers'")
+
+
+def test_train_output_that_is_a_file_is_refused(tmp_path, capsys):
+    existing = tmp_path / "run.txt"
+    existing.write_text("keep me")
+    _refused(["train", QUICKSTART, "--output", str(existing)], capsys, "--output", "is an existing file")
+    _refused(["train", QUICKSTART, "--output", str(existing / "sub")], capsys, "--output", "lies inside the file")
+    assert existing.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [existing]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["best", "x", "--max-drop", "-1"], ["--max-drop", "must be >= 0"]),
+    (["best", "x", "--time-budget", "-5"], ["--time-budget", "must be > 0"]),
+    (["best", "x", "--time-budget", "0"], ["--time-budget", "must be > 0"]),
+    (["best", "x", "--max-drop", "nan"], ["--max-drop", "expected a number"]),
+    (["pareto", "x", "--plot", "front.txt"], ["--plot", "'front.txt'", ".png"]),
+    (["pareto", "x", "--plot", "no-such-folder/front.png"], ["--plot", "no such folder"]),
+])
+def test_query_arguments_are_checked_before_the_study_is_read(capsys, argv, words):
+    # The study "x" does not exist either: the line must be about the argument.
+    _refused(argv, capsys, f"raypruning {argv[0]}", *words)
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("train:\n  epochs: 3\n# r\u00e9sum\u00e9\n".encode("latin-1"))
+    _refused(["validate", str(path)], capsys, f"{path}: line 3: not UTF-8")
+
+
+def test_a_csv_with_an_unclosed_quote_names_file_and_line(tmp_path, capsys):
+    folder = tmp_path / "qa"
+    folder.mkdir()
+    (folder / "train.csv").write_text('text,label\nfine,a\n"never closed,b\nmore,a\n')
+    (folder / "dev.csv").write_text("text,label\nok,a\n")
+    _refused(["data", QUICKSTART, "data.format=csv", f"data.path={folder}"], capsys,
+             f"{folder / 'train.csv'}:3: not valid CSV", "never closes")
+    # a long file: the csv module's field limit is hit before the end
+    (folder / "train.csv").write_text('text,label\nfine,a\n"never closed,b\n' + "more,a\n" * 30000)
+    _refused(["data", QUICKSTART, "data.format=csv", f"data.path={folder}"], capsys,
+             f"{folder / 'train.csv'}:3: not valid CSV", "never closes")

@@ -81,12 +81,7 @@ def wanted_columns(data: DataConfig) -> dict[str, str]:
 def read_table(path: Path, names: list[str]) -> Table:
     """Read the named columns of a csv/tsv, jsonl or parquet file."""
     if path.suffix in (".csv", ".tsv"):
-        reader = csv.DictReader(io.StringIO(read_text(path)), delimiter="\t" if path.suffix == ".tsv" else ",")
-        rows, lines = [], []
-        for row in reader:
-            rows.append(row)
-            lines.append(reader.line_num)
-        header = reader.fieldnames or []
+        rows, lines, header = _read_csv(path)
         return Table(str(path), {n: [r.get(n) for r in rows] for n in names if n in header}, lines)
     if path.suffix in (".jsonl", ".json"):
         rows = read_jsonl(path)
@@ -102,6 +97,30 @@ def read_table(path: Path, names: list[str]) -> Table:
     if table.num_rows == 0:
         raise bad(path, "empty file")
     return Table(str(path), {n: table.column(n).to_pylist() for n in names if n in table.column_names})
+
+
+def _read_csv(path: Path) -> tuple[list[dict], list[int], list[str]]:
+    """Rows, the line each row ends on, and the header of a csv/tsv file.
+
+    Strict quoting: a quote left open would otherwise swallow the rest of the
+    file into one field. A malformed row is named by the line it starts on.
+    """
+    reader = csv.DictReader(io.StringIO(read_text(path)), delimiter="\t" if path.suffix == ".tsv" else ",",
+                            strict=True)
+    rows, lines, start = [], [], 1  # start: the line the next row starts on
+    try:
+        header = list(reader.fieldnames or [])
+        start = reader.line_num + 1
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        problem = reason(exc)
+        if problem.startswith(("unexpected end of data", "field larger than field limit")):
+            problem = f"a quoted field opens on this line and never closes ({problem})"
+        raise bad(path, f"not valid CSV: {problem}", start) from None
+    return rows, lines, header
 
 
 def to_task_data(tables: dict[str, Table], data: DataConfig, task_name: str) -> TaskData:

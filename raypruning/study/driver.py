@@ -33,7 +33,8 @@ from raypruning.study.layout import (BASELINES_DIR, STUDY_FILE, CONFIG_FILE, PLO
                                      open_storage, optuna_url, shown_url)
 from raypruning.study.trials import (BASELINE_KEY, RunResult, TrialOutcome, records, seed_report, trials_table,
                                      write_trials)
-from raypruning.search_space import full_key, grid_points, space_problems, to_tune_space
+from raypruning.search_space import full_key, grid_points, to_tune_space
+from raypruning.validate import model_problems, raise_problems, study_problems
 
 KEEP = "pruning.keep_fraction"
 
@@ -185,9 +186,7 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     folder = location.local
     tune_path = location.child(TUNE_DIR)
     # Everything that can be wrong with the input fails here, before anything is created.
-    problems = space_problems(cfg.search.space, cfg, against_run=True)
-    if problems:
-        raise InputError([f"{config_path}: {line}" for line in problems])
+    raise_problems(study_problems(cfg, config_path, against_run=True) + model_problems(cfg.model, config_path))
     load_task_data(cfg.data)
     if cfg.study.optuna_storage:
         open_storage(optuna_url(cfg, folder))

@@ -18,21 +18,7 @@ from raypruning.config import apply_overrides, from_dict
 from raypruning.keys import Method
 from raypruning.study.trials import TrialOutcome
 
-TRACKERS = ("mlflow", "wandb")
 MLFLOW_FILE = "mlflow.db"
-
-
-def tracker_problems(names: list) -> list[str]:
-    """One line per tracker that is unknown or whose package is not installed."""
-    import importlib.util
-
-    problems = []
-    for name in names:
-        if name not in TRACKERS:
-            problems.append(f"key 'study.trackers': {name!r} is not one of {', '.join(TRACKERS)}")
-        elif importlib.util.find_spec(name) is None:
-            problems.append(f"key 'study.trackers': {name} is not installed (pip install 'raypruning[{name}]')")
-    return problems
 
 
 def mlflow_uri(folder: Path) -> str:
