@@ -89,7 +89,7 @@ class TrialOutcome:
     @property
     def runs(self) -> list[RunResult]:
         """One result per seed, from the trial's seed report."""
-        return [RunResult(**run) for run in self.last_result.get(K.SEED_RUNS, [])]
+        return [RunResult(**run) for run in json.loads(self.last_result.get(K.SEED_RUNS, "[]"))]
 
     @classmethod
     def from_tune_trial(cls, trial) -> "TrialOutcome":
@@ -112,7 +112,8 @@ def seed_report(runs: list[RunResult]) -> dict:
 
     return {K.SCORE: mean("score"), K.TEST_SCORE: mean("test_score"), K.TOTAL_TIME: mean("total_time_s"),
             K.WALL_TIME: mean("wall_time_s"), K.EXAMPLES_TRAINED: mean("examples_trained"),
-            K.METRIC: runs[0].metric, K.SEED_RUNS: [r.to_dict() for r in runs], K.DONE: True}
+            # JSON text: Tune's TensorBoard logger skips strings, where it warns on a list of dicts.
+            K.METRIC: runs[0].metric, K.SEED_RUNS: json.dumps([r.to_dict() for r in runs]), K.DONE: True}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,7 +87,7 @@ def _run(seed: int, score: float, total: float, history: list | None = None, tes
 
 
 def _outcome(trial_id: str, params: dict, runs: list[dict]) -> R.TrialOutcome:
-    return R.TrialOutcome(trial_id, params, {K.DONE: True, K.SEED_RUNS: runs})
+    return R.TrialOutcome(trial_id, params, {K.DONE: True, K.SEED_RUNS: json.dumps(runs)})
 
 
 def test_records_one_row_per_seed_and_the_epoch_curve_from_the_reference():
