@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
+from raypruning import __version__
+from raypruning.console import VERBOSE_ENV
 from raypruning.errors import InputError
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
@@ -60,7 +63,7 @@ def _cmd_train(args) -> int:
     from raypruning.config import load_config, to_yaml
     from raypruning.data.sources import load_task_data
     from raypruning.progress import EpochProgress, summary_table
-    from raypruning.run import ensure_ray, run_training
+    from raypruning.run import check_resources, ensure_ray, run_training
     from raypruning.validate import model_problems, raise_problems
 
     cfg = load_config(args.config, args.overrides)
@@ -69,6 +72,7 @@ def _cmd_train(args) -> int:
     _require_folder(output, "--output" if args.output else "the run folder")
     load_task_data(cfg.data)  # bad data fails here, before any Ray work
     where = ensure_ray(args.address, include_dashboard=args.ray_dashboard)
+    check_resources(cfg, local=not (args.address or os.environ.get("RAY_ADDRESS")))
     print(f"raypruning train: {cfg.data.format} data, model {cfg.model.name}, mode {cfg.pruning.mode} "
           f"(tau={cfg.pruning.warmup_epochs}, T={cfg.pruning.period_epochs}, f={cfg.pruning.keep_fraction}), "
           f"{cfg.scaling.num_workers} worker(s) on {where}", flush=True)
@@ -125,7 +129,10 @@ def _cmd_submit(args) -> int:
     raise_problems(study_problems(cfg, args.config, against_run=True)
                    + model_problems(cfg.model, args.config, this_machine=False))
 
-    return submit_study(args.config, args.address, args.overrides, follow=args.follow)
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise InputError("raypruning submit: give --address (the Ray dashboard URL) or set RAY_ADDRESS")
+    return submit_study(args.config, address, args.overrides, follow=args.follow)
 
 
 def _points(text: str) -> float:
@@ -170,6 +177,9 @@ def _plot_file(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="raypruning", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"raypruning {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep Ray's, Tune's and Optuna's own console output (per-report lines and more)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("validate", help="check study/run config files without starting Ray")
@@ -229,15 +239,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("submit", help="launch a study on a running Ray cluster (Ray Jobs API)")
     config_args(p)
-    p.add_argument("--address", required=True, help="Ray dashboard / Jobs API address, e.g. http://127.0.0.1:8265")
+    p.add_argument("--address", default=None,
+                   help="Ray dashboard / Jobs API address, e.g. http://127.0.0.1:8265 (default: RAY_ADDRESS)")
     p.add_argument("--follow", action="store_true", help="stream the job's logs and exit with its outcome")
     p.set_defaults(func=_cmd_submit)
     return parser
 
 
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse, accepting key=value overrides before or after the flags
+    (`raypruning submit CONFIG --address URL --follow key=value`)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    stray = [a for a in extra if a.startswith("-") or "=" not in a]
+    if stray or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = parse(argv)
+        if args.verbose:
+            os.environ[VERBOSE_ENV] = "1"
         return args.func(args)
     except InputError as exc:
         for line in exc.problems:

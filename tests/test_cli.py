@@ -208,3 +208,37 @@ def test_a_csv_with_an_unclosed_quote_names_file_and_line(tmp_path, capsys):
     (folder / "train.csv").write_text('text,label\nfine,a\n"never closed,b\n' + "more,a\n" * 30000)
     _refused(["data", QUICKSTART, "data.format=csv", f"data.path={folder}"], capsys,
              f"{folder / 'train.csv'}:3: not valid CSV", "never closes")
+
+
+def test_version_names_the_package(capsys):
+    import raypruning
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"raypruning {raypruning.__version__}"
+
+
+def test_overrides_after_flags_are_applied(capsys):
+    assert main(["data", QUICKSTART, "--json", "data.synthetic.num_train=50"]) == 0
+    assert json.loads(capsys.readouterr().out)["splits"]["train"] == 50
+
+
+def test_a_stray_argument_is_still_refused(capsys):
+    _refused(["data", QUICKSTART, "--json", "--colour"], capsys, "unrecognized arguments: --colour")
+    _refused(["best", "x", "a=b"], capsys, "unrecognized arguments: a=b")
+
+
+def test_submit_reads_the_address_from_ray_address(monkeypatch, capsys):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    _refused(["submit", QUICKSTART], capsys, "--address", "RAY_ADDRESS")
+    monkeypatch.setenv("RAY_ADDRESS", "http://127.0.0.1:9")  # nothing listens on port 9
+    assert "127.0.0.1:9" in _refused(["submit", QUICKSTART, "--follow", "train.epochs=5"], capsys)
+
+
+def test_an_unreachable_ray_address_is_one_line_within_seconds(capsys):
+    import time
+
+    start = time.monotonic()
+    _refused(["train", QUICKSTART, "--address", "127.0.0.1:1"], capsys, "--address 127.0.0.1:1",
+             "no Ray cluster answers there")
+    assert time.monotonic() - start < 30
