@@ -60,6 +60,9 @@ def _step_points(xs: np.ndarray, ys: np.ndarray, where: str) -> list[tuple[float
 
 
 def _keep_label(row: pd.Series) -> str:
+    """f=0.50 beside a pruned point; the epoch count beside a point of the fewer-epochs curve."""
+    if row.get(K.METHOD) == Method.FULL_EPOCHS.value:
+        return f"{int(row[K.EPOCHS])} ep"
     keep = row.get("keep_fraction", np.nan)
     try:
         return f"f={float(keep):.2f}" if np.isfinite(float(keep)) else ""
