@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from raypruning.keys import SCORE_COLUMNS
+
+if TYPE_CHECKING:
+    from raypruning.pruning_event import PruningEvent
 
 STATE_FILE = "state.json"
 ARRAYS_FILE = "arrays.npz"
@@ -35,7 +39,7 @@ class RunState:
     wall_time_s: float = 0.0  # accumulated over restarts
     examples_trained: int = 0
     step: int = 0
-    events: list[dict] = field(default_factory=list)  # {epoch, kept, scored}
+    events: list[dict] = field(default_factory=list)  # PruningEvent.record() of each event so far
     history: list[dict] = field(default_factory=list)  # per-epoch reported metrics
     restarts: int = 0
     # Arrays (not in state.json): smoothing state and forgetting counters.
@@ -48,6 +52,14 @@ class RunState:
     score_rows: list[pd.DataFrame] = field(default_factory=list)
 
     _ARRAYS = ("smooth_mean", "smooth_var", "last_correct", "forgets", "train_scores")
+
+    def record_event(self, event: "PruningEvent") -> None:
+        """Take a pruning event's kept ids, summary entry, score rows and smoothing state."""
+        self.kept_ids = event.kept_ids.tolist()
+        self.events.append(event.record())
+        self.score_rows.append(event.score_rows())
+        if event.smoothing is not None:
+            self.smooth_mean, self.smooth_var = event.smoothing["mean"], event.smoothing["var"]
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)

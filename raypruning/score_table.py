@@ -9,9 +9,20 @@ communication. Without an initialised process group it is the identity.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Where this process sits in the worker group: its rank, the group's size, its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
 
 
 def shard_ids(ids: np.ndarray, rank: int, world_size: int) -> np.ndarray:

@@ -10,14 +10,21 @@ correctness used by forgetting events all read the same tensors:
 - loss: the per-example training loss (joint: 0.5 CE_intent + 0.5 mean_t CE_slot).
 - GraNd, cheap form: the gradient norm with respect to the last linear layer,
   ||p - y|| * sqrt(||h||^2 + 1) for head input h (weight and bias gradients).
-- forgetting and random are kept by the recipe (they need history or a seed).
+- forgetting counts live in `raypruning.forgetting` (they need history), random
+  scores in `raypruning.pruning_event` (they need a seed).
+
+`score_examples` runs the scoring pass of a pruning event over a set of ids.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from raypruning.data.encode import collate
 from raypruning.data.schema import JOINT, REGRESSION
 
 IGNORE = -100
@@ -127,3 +134,59 @@ def batch_scores(outputs: dict, batch: dict, kind: str, score: str, combine: str
     if score == "grand":
         return grand(outputs, batch, kind)
     raise ValueError(f"score {score!r} is not computed from a forward pass")
+
+
+@dataclass(frozen=True)
+class Examples:
+    """One encoded split: its rows (position = example id), what they are and how they pad."""
+
+    rows: list[dict]
+    kind: str  # CLASSIFICATION, REGRESSION or JOINT
+    pad_id: int
+    lengths: np.ndarray  # tokens per row, from the encoded ``length`` column
+
+    @classmethod
+    def of(cls, rows: list[dict], kind: str, pad_id: int) -> "Examples":
+        return cls(rows, kind, pad_id, np.array([r["length"] for r in rows], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, ids, device) -> dict[str, torch.Tensor]:
+        """The rows of ``ids`` collated and moved to ``device``."""
+        return to_device(collate([self.rows[i] for i in ids], self.pad_id), device)
+
+
+def to_device(batch: dict, device) -> dict:
+    """Move a collated batch to ``device`` (non-blocking: overlaps with compute from pinned memory)."""
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@torch.inference_mode()
+def score_examples(model, examples: Examples, ids: np.ndarray, *, score: str, combine: str = "norm",
+                   batch_size: int, device) -> np.ndarray:
+    """The named score of each id in ``ids`` (in that order), in eval mode without gradients.
+
+    Args:
+        model: the unwrapped model (not its DDP wrapper: every worker scores on its own).
+        examples: the encoded training set.
+        ids: the ids to score; sorted by length they waste little padding.
+        score: el2n, loss or grand (see `batch_scores`).
+        combine: how a joint task combines intent and slot errors.
+        batch_size: rows per forward pass.
+        device: where the model lives.
+
+    Returns:
+        float64 scores, one per id.
+    """
+    was_training = model.training
+    model.eval()
+    out = np.empty(len(ids), dtype=np.float64)
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start: start + batch_size]
+        batch = examples.batch(chunk, device)
+        outputs = model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        scores = batch_scores(outputs, batch, examples.kind, score, combine)
+        out[start: start + len(chunk)] = scores.double().cpu().numpy()
+    model.train(was_training)
+    return out

@@ -11,8 +11,8 @@ from raypruning.config import load_config
 from raypruning.data.encode import encode_task
 from raypruning.data.sources import load_task_data
 from raypruning.models import build_model, load_tokenizer
-from raypruning.recipe import score_examples
 from raypruning.score_table import all_reduce_scores, shard_ids
+from raypruning.scoring import Examples, score_examples
 from raypruning.selection import select_top
 
 CFG = ["data.synthetic.num_train=203", "data.synthetic.num_eval=20", "model.hidden_size=32"]
@@ -27,7 +27,8 @@ def _table(rank: int, world: int) -> tuple[np.ndarray, np.ndarray]:
     model = build_model(cfg.model, task.kind, task.num_labels, len(task.slot_labels), len(tokenizer), seed=3)
     order = np.argsort([r["length"] for r in rows], kind="stable")
     mine = shard_ids(order, rank, world)
-    local = score_examples(model, rows, mine, task.kind, "el2n", "norm", tokenizer.pad_token_id, 16, "cpu")
+    examples = Examples.of(rows, task.kind, tokenizer.pad_token_id)
+    local = score_examples(model, examples, mine, score="el2n", combine="norm", batch_size=16, device="cpu")
     table = all_reduce_scores(mine, local, len(rows))
     kept = select_top(table, 0.3, np.random.default_rng(11))
     return table, kept

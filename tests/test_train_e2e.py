@@ -42,6 +42,8 @@ def test_examples_trained_follow_the_schedule_exactly(dynamic_run):
     assert summary[K.FULL_DATA_EXAMPLES] == 4 * N_TRAIN
     assert [e["epoch"] for e in summary[K.PRUNING_EVENTS]] == [2, 3]
     assert all(e["kept"] == kept and e["scored"] == N_TRAIN for e in summary[K.PRUNING_EVENTS])
+    # After warmup every event ranks by score, and says so.
+    assert all(e["selection"] == "top" and e["selection_reason"] is None for e in summary[K.PRUNING_EVENTS])
 
 
 def test_scores_parquet_one_row_per_example_per_event(dynamic_run):
