@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from raypruning import keys as K
 from raypruning.config import Config, from_dict
+from raypruning.console import quiet_worker_console
 from raypruning.data.encode import collate, encode_task
 from raypruning.data.sources import load_task_data
 from raypruning.evaluation import evaluate
@@ -49,6 +50,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
     import ray.train
     import ray.train.torch
 
+    quiet_worker_console()
     cfg = from_dict(loop_config["config"], source="<run>")
     ctx = ray.train.get_context()
     recipe = Recipe(cfg, Worker(ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device()))
@@ -100,6 +102,9 @@ class Recipe:
         self.task, tokenizer, encoded = _load_and_encode(cfg)
         self.train_set = Examples.of(encoded["train"].to_list(), self.task.kind, tokenizer.pad_token_id)
         self.eval_rows = encoded[cfg.data.eval_split].to_list()
+        # Reported, never selected on: after the last epoch, and after every epoch of a full-data
+        # run, whose per-epoch history is the study's fewer-epochs curve.
+        self.test_rows = encoded[self.task.test_split].to_list() if self.task.test_split else None
         self.schedule = PruningSchedule.from_config(cfg)
 
         model = build_model(cfg.model, self.task.kind, self.task.num_labels, len(self.task.slot_labels),
@@ -235,10 +240,18 @@ class Recipe:
 
     # ---- evaluation and reports
 
-    def evaluate(self) -> dict:
+    def evaluate(self, rows: list | None = None) -> dict:
+        """Metrics on the evaluation split (or on the given rows), outside the timed training."""
         w = self.worker
-        return evaluate(self.core, self.eval_rows, self.task, self.train_set.pad_id, self.cfg.train.eval_batch_size,
-                        w.device, w.rank, w.world_size)
+        return evaluate(self.core, self.eval_rows if rows is None else rows, self.task, self.train_set.pad_id,
+                        self.cfg.train.eval_batch_size, w.device, w.rank, w.world_size)
+
+    def test_score(self, epoch: int) -> float | None:
+        """The test split's score after the last epoch, and after every epoch of a full-data run."""
+        last = epoch + 1 == self.cfg.train.epochs
+        if self.test_rows is None or not (last or not self.schedule.prunes):
+            return None
+        return self.evaluate(self.test_rows)["score"]
 
     def report(self, epoch: int, loss: float, metrics: dict) -> None:
         """Report the epoch on every worker (a barrier); rank 0 attaches the checkpoint,
@@ -248,11 +261,13 @@ class Recipe:
         state.wall_time_s = self._wall_offset + time.perf_counter() - self._wall_start
         report = {K.EPOCH: epoch + 1, K.LOSS: loss, K.KEPT_FRACTION: len(self.kept_ids()) / self.num_examples,
                   **self._costs(metrics)}
-        state.history.append({k: v for k, v in report.items() if k != K.METRICS} | {K.METRICS: metrics["all"]})
+        test = self.test_score(epoch)
+        state.history.append({k: v for k, v in report.items() if k != K.METRICS}
+                             | {K.METRICS: metrics["all"], K.TEST_SCORE: test})
         done = epoch + 1 == self.cfg.train.epochs
         if done:
             report[K.DONE] = True
-        self._report_with_checkpoint(report, self._summary(metrics) if done else None)
+        self._report_with_checkpoint(report, self._summary(metrics, test) if done else None)
 
     def _costs(self, metrics: dict) -> dict:
         """The metric and cost keys shared by every epoch report and the final summary."""
@@ -269,15 +284,17 @@ class Recipe:
             K.FULL_DATA_EXAMPLES: self.num_examples * self.cfg.train.epochs,
         }
 
-    def _summary(self, metrics: dict) -> dict:
+    def _summary(self, metrics: dict, test_score: float | None) -> dict:
         return {
             **self._costs(metrics),
+            K.TEST_SCORE: test_score,
+            "test_split": self.task.test_split,
             K.IDEAL_FRACTION: self.schedule.ideal_fraction(self.num_examples),
             K.EPOCHS: self.cfg.train.epochs,
             K.PRUNING_EVENTS: self.state.events,
             "num_train_examples": self.num_examples,
             "restarts": self.state.restarts,
-            "history": self.state.history,
+            K.HISTORY: self.state.history,
             K.CONFIG: self.cfg.to_dict(),
         }
 

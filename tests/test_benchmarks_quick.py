@@ -40,7 +40,7 @@ def test_tradeoff_quick(tmp_path):
         assert 0.0 <= row["score"] <= 100.0
         assert 0.0 <= row["scoring_share"] < 1.0
         assert row["realised_fraction"] > 0 and math.isfinite(row["realised_fraction"])
-        assert math.isclose(row["time_saving"], 1.0 - row["realised_fraction"], abs_tol=1e-9)
+        assert row["wall_time_s"] > 0
         assert row["seeds"] == [0]
         assert {"platform", "cpu_count", "torch"} <= set(row["machine"])
     got = {(r["method"], r["keep_fraction"]) for r in rows}
@@ -68,9 +68,22 @@ def test_tradeoff_quick(tmp_path):
     import write_results
 
     verdicts = write_results.goal_lines("synthetic", rows)
-    for name in ("dynamic EL2N at keep 0.5", "dynamic EL2N (explore 0.1) at keep 0.2",
-                 "dynamic EL2N (explore 0.1) beats static EL2N", "dynamic EL2N beats static EL2N"):
-        hits = [line for line in verdicts if name in line]
-        assert len(hits) == 1 and hits[0].count("MET**") == 1, (name, verdicts)
+    by = {(r["method"], r["keep_fraction"]): r for r in rows}
+    for method, name in (("dynamic-el2n", "dynamic EL2N"), ("dynamic-el2n-explore", "dynamic EL2N (explore 0.1)")):
+        for keep, drop, saving in write_results.GOALS:
+            row = by[(method, keep)]
+            expected = row["score_delta"] >= -drop and row["time_saving"] >= saving  # judged here, independently
+            hits = [line for line in verdicts if f"{name} at keep {keep} " in line]
+            assert len(hits) == 1 and _verdict(hits[0]) == expected, (name, keep, verdicts)
+        d, st, rnd = by[(method, 0.2)], by[("static-el2n", 0.2)], by[("dynamic-random", 0.2)]
+        hits = [line for line in verdicts if f"{name} beats static EL2N" in line]
+        assert len(hits) == 1 and _verdict(hits[0]) == (d["score"] > st["score"] and d["score"] > rnd["score"])
     write_results.write_markdown(out, tmp_path / "RESULTS.md")
     assert "| dynamic-el2n-explore | 0.2 |" in (tmp_path / "RESULTS.md").read_text()
+
+
+def _verdict(line: str) -> bool:
+    """True for **MET**, False for **NOT MET**; anything else fails the test."""
+    met, not_met = "**MET**" in line, "**NOT MET**" in line
+    assert met != not_met, line
+    return met

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +179,7 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     import ray.tune
 
     from raypruning.data.sources import load_task_data
-    from raypruning.run import ensure_ray
+    from raypruning.run import check_resources, ensure_ray
 
     quiet_driver_console()
     cfg = load_config(config_path, overrides)
@@ -188,19 +189,22 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     # Everything that can be wrong with the input fails here, before anything is created.
     raise_problems(study_problems(cfg, config_path, against_run=True) + model_problems(cfg.model, config_path))
     load_task_data(cfg.data)
+    location.check()
     if cfg.study.optuna_storage:
         open_storage(optuna_url(cfg, folder))
     if resume and not ray.tune.Tuner.can_restore(tune_path):
         raise InputError(f"{location.root}: no interrupted study to resume there")
     if not resume and location.exists(TUNE_DIR):
         raise InputError(f"{location.root}: a study already exists there; use --resume, or another study.name")
+    where = ensure_ray(address, include_dashboard=True)
+    check_resources(cfg, local=not (address or os.environ.get("RAY_ADDRESS")))
 
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
     if resume and location.remote:
         for path in fetch(location.remote).iterdir():  # the Optuna SQLite file and the tables
             path.replace(folder / path.name)
-    folder.mkdir(parents=True, exist_ok=True)
     storage = open_storage(optuna_url(cfg, folder))
-    where = ensure_ray(address, include_dashboard=True)
     objs = objectives(cfg)
     reference = reference_point(cfg)
     base = cfg.to_dict()
@@ -244,7 +248,9 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     trials = _outcomes(grid)
     table = spec.table(trials)
     if table.empty:
-        raise RuntimeError("no trial finished; see the trial logs under " + tune_path)
+        if created and not resume and not location.remote:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing to resume: leave nothing that blocks a rerun
+        raise RuntimeError(f"no trial finished; the first error: {_first_error(grid)}")
     write_trials(table, folder / K.TRIALS_FILE)
     done = _finished(trials)
     if done >= total and baseline_points(cfg, table):
@@ -303,6 +309,13 @@ def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, tra
                                           callbacks=callbacks),
         )
     return _outcomes(tuner.fit())
+
+
+def _first_error(grid) -> str:
+    errors = [result.error for result in grid if result.error is not None]
+    if not errors:
+        return "none reported (see the Ray session logs)"
+    return f"{type(errors[0]).__name__}: {str(errors[0]).strip().splitlines()[-1][:300]}"
 
 
 def _outcomes(grid) -> list[TrialOutcome]:

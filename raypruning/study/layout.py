@@ -17,7 +17,7 @@ from pathlib import Path
 
 from raypruning.config import Config, load_config
 from raypruning.errors import InputError
-from raypruning.storage import fetch, is_uri
+from raypruning.storage import STORAGE_TIMEOUT_S, fetch, is_uri, within
 
 STUDY_FILE = "study.json"
 CONFIG_FILE = "config.yaml"
@@ -91,8 +91,11 @@ def open_storage(url: str):
     """An Optuna RDB storage, or InputError naming the URL when it cannot be opened."""
     import optuna
 
-    try:
-        return optuna.storages.RDBStorage(url)
-    except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
-        reason = str(exc).splitlines()[0][:200]
-        raise InputError(f"key 'study.optuna_storage': cannot open {shown_url(url)!r} ({reason})") from None
+    def connect():
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
+            reason = str(exc).splitlines()[0][:200]
+            raise InputError(f"key 'study.optuna_storage': cannot open {shown_url(url)!r} ({reason})") from None
+
+    return within(STORAGE_TIMEOUT_S, f"key 'study.optuna_storage': {shown_url(url)}", connect)
