@@ -20,7 +20,7 @@ from typing import Callable, TypeVar
 from raypruning.errors import InputError
 
 
-STORAGE_TIMEOUT_S = 30.0  # a remote store that does not answer within this is reported, not waited on
+STORAGE_TIMEOUT_S = 15.0  # a remote store that does not answer within this is reported, not waited on
 T = TypeVar("T")
 
 
