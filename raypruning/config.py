@@ -170,6 +170,11 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: list[str] | dict | None = None) -> "Config":
+        """A YAML file (the defaults when None) with dotted overrides, validated."""
+        return load_config(path, overrides)
+
     def replace(self, **dotted: Any) -> "Config":
         """A copy with dotted keys changed and re-validated (used for trials)."""
         return from_dict(apply_overrides(self.to_dict(), dotted), source="<override>")

@@ -167,9 +167,11 @@ def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec
     return StudyProgress()
 
 
-def run_study(config_path: str, overrides: list[str] | None = None, resume: bool = False,
+def run_study(config: str | Config, overrides: list[str] | None = None, resume: bool = False,
               address: str | None = None) -> pd.DataFrame:
     """Run (or resume) a study and print its front. Returns the final trials table.
+
+    config: a YAML file (with key=value overrides) or a `Config`.
 
     A local Ray instance always starts with its dashboard: when a trial's Ray Train
     controller dies before releasing its placement group (a killed or failed trial),
@@ -182,7 +184,8 @@ def run_study(config_path: str, overrides: list[str] | None = None, resume: bool
     from raypruning.run import check_resources, ensure_ray
 
     quiet_driver_console()
-    cfg = load_config(config_path, overrides)
+    cfg = config if isinstance(config, Config) else load_config(config, overrides)
+    config_path = "<python>" if isinstance(config, Config) else config
     location = locate(cfg.study.storage_path, cfg.study.name)
     folder = location.local
     tune_path = location.child(TUNE_DIR)
