@@ -14,3 +14,10 @@ def load_study(study):
     from raypruning.queries import load_study as _load
 
     return _load(study)
+
+
+def load_model(folder):
+    """A model folder written by `raypruning export`, ready to `.predict(texts)` (any task kind)."""
+    from raypruning.predict import load_model as _load
+
+    return _load(folder)

@@ -175,6 +175,28 @@ def _plot_file(text: str) -> str:
     return text
 
 
+def _cmd_export(args) -> int:
+    from transformers.utils import logging as hf_logging
+
+    from raypruning.export import export_run
+
+    hf_logging.disable_progress_bar()  # one line of output, not a weight-saving bar
+
+    folder = export_run(args.run_dir, args.output)
+    print(f"exported to {folder}")
+    return EXIT_OK
+
+
+def _cmd_predict(args) -> int:
+    from transformers.utils import logging as hf_logging
+
+    from raypruning.predict import predict_command
+
+    hf_logging.disable_progress_bar()  # predictions only, not a weight-loading bar
+
+    return predict_command(args.model_dir, args.texts, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="raypruning", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"raypruning {__version__}")
@@ -243,6 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Ray dashboard / Jobs API address, e.g. http://127.0.0.1:8265 (default: RAY_ADDRESS)")
     p.add_argument("--follow", action="store_true", help="stream the job's logs and exit with its outcome")
     p.set_defaults(func=_cmd_submit)
+
+    p = sub.add_parser("export", help="write a run's model as a folder transformers (or raypruning.load_model) loads")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by `raypruning train --output`")
+    p.add_argument("--output", required=True, metavar="DIR", help="folder to write the model, tokenizer and card")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("predict", help="predict with an exported model folder")
+    p.add_argument("model_dir", metavar="DIR", help="folder written by `raypruning export`")
+    p.add_argument("texts", nargs="*", metavar="TEXT",
+                   help="texts to classify (default: one per line on stdin; pair tasks: the two texts tab-separated)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 
