@@ -178,11 +178,11 @@ def _plot_file(text: str) -> str:
 def _cmd_export(args) -> int:
     from transformers.utils import logging as hf_logging
 
-    from raypruning.export import export_run
+    from raypruning.export import export
 
     hf_logging.disable_progress_bar()  # one line of output, not a weight-saving bar
 
-    folder = export_run(args.run_dir, args.output)
+    folder = export(args.run_dir, args.output, trial=args.trial)
     print(f"exported to {folder}")
     return EXIT_OK
 
@@ -267,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_submit)
 
     p = sub.add_parser("export", help="write a run's model as a folder transformers (or raypruning.load_model) loads")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by `raypruning train --output`")
+    p.add_argument("run_dir", metavar="RUN_OR_STUDY",
+                   help="a run folder written by `raypruning train --output`, or a study folder")
+    p.add_argument("--trial", default="best", metavar="best|ID",
+                   help="a study's trial: best (fastest within 1 point of the reference) or a trial id")
     p.add_argument("--output", required=True, metavar="DIR", help="folder to write the model, tokenizer and card")
     p.set_defaults(func=_cmd_export)
 

@@ -153,8 +153,11 @@ class StudyConfig:
     # Full data for k = 1..E-1 epochs beside the pruned trials: "curve" reads it from the
     # reference's per-epoch history (exact with a constant learning rate), "runs" trains
     # each k, "off" skips it; "auto" is curve with a constant schedule, runs otherwise.
-    epoch_baseline: str = "auto"
+    epoch_baseline: str | bool = "auto"  # YAML 1.1 reads a bare `off` as false, which means off too
     trackers: list = field(default_factory=list)  # mlflow and/or wandb: every trial as a tracked run
+    # Trial checkpoints kept when the study ends, for `raypruning export`: front (the front's
+    # settings and the best one within 1 point), all, or none.
+    keep_models: str = "front"
 
 
 @dataclass(frozen=True)

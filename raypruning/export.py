@@ -74,7 +74,10 @@ class RunModel:
 
 def find_checkpoint(run_dir: Path) -> Path:
     """The run's last checkpoint folder holding a model: the one furthest into training."""
-    candidates = [p.parent for p in Path(run_dir).glob(f"ray/*/checkpoint_*/{MODEL_FILE}")]
+    # `raypruning train --output DIR` keeps Ray's run under DIR/ray/<name>; a study trial's run
+    # folder (<study>/runs/trial-<id>) holds the checkpoints themselves.
+    candidates = [p.parent for pattern in (f"ray/*/checkpoint_*/{MODEL_FILE}", f"checkpoint_*/{MODEL_FILE}")
+                  for p in Path(run_dir).glob(pattern)]
     if not candidates:
         raise InputError(f"{run_dir}: no checkpoint with {MODEL_FILE} under ray/<name>/checkpoint_*/ "
                          "(is it a folder written by `raypruning train --output`?)")
@@ -93,14 +96,14 @@ def load_run(run_dir: str | Path) -> RunModel:
     from raypruning.models import build_model, load_tokenizer
 
     run_dir = Path(run_dir)
-    summary_path = run_dir / SUMMARY_FILE
-    if not summary_path.is_file():
+    checkpoint = find_checkpoint(run_dir)
+    summary_path = next((p for p in (run_dir / SUMMARY_FILE, checkpoint / SUMMARY_FILE) if p.is_file()), None)
+    if summary_path is None:
         raise InputError(f"{run_dir}: no {SUMMARY_FILE} (is it a finished run folder?)")
     summary = json.loads(summary_path.read_text())
     if K.CONFIG not in summary:
         raise InputError(f"{summary_path}: no '{K.CONFIG}' key")
     cfg = from_dict(summary[K.CONFIG], source=str(summary_path))
-    checkpoint = find_checkpoint(run_dir)
     import datasets
 
     datasets.disable_progress_bars()
@@ -121,9 +124,62 @@ def load_run(run_dir: str | Path) -> RunModel:
     return RunModel(cfg, summary, checkpoint, task, tokenizer, model)
 
 
-def export_run(run_dir: str | Path, output: str | Path) -> Path:
-    """Export a run folder's model into `output` (see the module docstring). Returns the folder."""
+def export(source: str | Path, output: str | Path, trial: str = "best") -> Path:
+    """Export a run folder's model, or a study trial's (`trial`: best, or a trial id)."""
+    from raypruning.study.layout import STUDY_FILE, resolve_study
+
+    folder = Path(source) if Path(source).is_dir() else None
+    if folder is not None and not (folder / STUDY_FILE).is_file():
+        return export_run(folder, output)
+    run_dir, row = study_trial_run(resolve_study(str(source)), trial)
+    return export_run(run_dir, output, study_row=row)
+
+
+def study_trial_run(folder: Path, trial: str) -> tuple[Path, dict]:
+    """The run folder of a study trial (its first seed) and the trial's row of per-setting means.
+
+    `best` is the fastest setting within 1 point of the reference that has a model
+    (the fewer-epochs rows are read from the reference's history and have none).
+    """
+    from raypruning import pareto
+    from raypruning.keys import Method
+    from raypruning.study.layout import RUNS_DIR, read_meta
+    from raypruning.study.trials import load_trials
+
+    settings = pareto.per_setting(load_trials(folder))
+    if trial == "best":
+        has_model = (settings[K.METHOD] != Method.FULL_EPOCHS.value).to_numpy()
+        row = pareto.best_within_drop(settings, 1.0, pareto.time_column(read_meta(folder).objectives),
+                                      among=has_model)
+        if row is None:
+            raise InputError(f"{folder}: no finished trial with a model to export")
+    else:
+        rows = settings[settings[K.TRIAL_ID].astype(str) == trial]
+        if rows.empty:
+            raise InputError(f"--trial {trial}: no such trial in {folder} "
+                             f"(trials: {', '.join(map(str, settings[K.TRIAL_ID]))})")
+        row = rows.iloc[0]
+        if row[K.METHOD] == Method.FULL_EPOCHS.value:
+            raise InputError(f"--trial {trial}: full data for {int(row[K.EPOCHS])} epoch(s) is read from the "
+                             f"reference's history and has no model of its own; train it with "
+                             f"`raypruning best {folder} --json` and `raypruning train`")
+    trial_id = str(row[K.TRIAL_ID])
+    candidates = sorted((folder / RUNS_DIR).glob(f"trial-{trial_id}*"))
+    if not candidates:
+        raise InputError(f"{folder}: the model of trial {trial_id} was not kept (study.keep_models); "
+                         f"retrain it from `raypruning best {folder} --json`")
+    return candidates[0], {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+
+
+def export_run(run_dir: str | Path, output: str | Path, study_row: dict | None = None) -> Path:
+    """Export a run folder's model into `output` (see the module docstring). Returns the folder.
+
+    study_row: the trial's per-setting means when the run is a study trial (seeds, saving, deltas).
+    """
     run = load_run(run_dir)
+    if study_row is not None:
+        run.summary = {**run.summary, **{k: study_row[k] for k in (K.TIME_SAVING, K.SCORE_DELTA, K.SEEDS,
+                                                                    K.SCORE_STD, K.TRIAL_ID) if k in study_row}}
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     run.tokenizer.model_max_length = run.cfg.train.max_length  # truncation=True then cuts where training did
@@ -263,6 +319,12 @@ def model_card(run: RunModel, run_dir: Path, meta: dict) -> str:
     if K.TOTAL_TIME in s:
         lines.append(f"- time: {s[K.TOTAL_TIME]:.1f} s training + scoring ({s.get(K.TRAIN_TIME, 0):.1f} s training "
                      f"steps, {s.get(K.SCORING_TIME, 0):.1f} s scoring), {s.get(K.WALL_TIME, float('nan')):.1f} s wall")
+    if s.get(K.TEST_SCORE) is not None:
+        lines.append(f"- {s.get(K.METRIC, 'score')} on the {s.get('test_split') or 'test'} split (reported once, "
+                     f"never used to choose): {s[K.TEST_SCORE]:.2f}")
+    if s.get(K.SEEDS, 1) > 1:
+        lines.append(f"- over the setting's {s[K.SEEDS]} seeds: score std {s.get(K.SCORE_STD, float('nan')):.2f}, "
+                     f"delta against the reference {s.get(K.SCORE_DELTA, float('nan')):+.2f} (means)")
     saving = s.get(K.TIME_SAVING)
     if saving is not None and not (isinstance(saving, float) and math.isnan(saving)):
         lines.append(f"- time saving against the full-data reference: {saving:.0%}")

@@ -43,6 +43,7 @@ SAMPLERS = ("tpe", "nsga2", "random", "grid")
 EVAL_SPLITS = ("validation", "test")
 EPOCH_BASELINES = ("auto", "curve", "runs", "off")
 TRACKERS = ("mlflow", "wandb")
+KEEP_MODELS = ("front", "all", "none")
 SYNTHETIC_TASKS = ("joint", "sentence")
 PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_SPREAD")
 
@@ -218,7 +219,9 @@ def study_problems(cfg, source: str = "", against_run: bool = False) -> list[Pro
         if base not in allowed:
             c.add("study.baselines", f"{base!r} is not one of {', '.join(allowed)}")
     c.at_least("study.seeds", st.seeds, 1)
-    c.choice("study.epoch_baseline", st.epoch_baseline, EPOCH_BASELINES)
+    if st.epoch_baseline is not False:
+        c.choice("study.epoch_baseline", st.epoch_baseline, EPOCH_BASELINES)
+    c.choice("study.keep_models", st.keep_models, KEEP_MODELS)
     for name in st.trackers:
         if name not in TRACKERS:
             c.add("study.trackers", f"{name!r} is not one of {', '.join(TRACKERS)}")

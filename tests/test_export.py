@@ -156,3 +156,34 @@ def test_bad_folders_exit_2_with_one_line(tmp_path, capsys):
     assert "raypruning export" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["export", "--help"])
+
+
+@pytest.mark.slow  # a real Ray Train run
+def test_a_trained_sentence_run_exports_with_its_own_predictions(ray_local, tmp_path, capsys):
+    """Train the quickstart's sentence-classification variant for 2 epochs, export it, and get
+    the run's own predictions back through AutoModelForSequenceClassification and `predict`."""
+    from raypruning.config import load_config
+    from raypruning.export import load_run
+    from raypruning.run import run_training
+
+    cfg = load_config("studies/quickstart.yaml", ["data.synthetic.task=sentence", "data.synthetic.num_train=200",
+                                                  "data.synthetic.num_eval=40", "train.epochs=2",
+                                                  "pruning.warmup_epochs=1"])
+    run_dir = tmp_path / "sentence-run"
+    summary = run_training(cfg, run_dir)
+    out = tmp_path / "export"
+    assert main(["export", str(run_dir), "--output", str(out)]) == 0
+    run = load_run(run_dir)  # the run's own model, as its checkpoint holds it
+    texts = run.task.splits["test"][:]["text"]
+    hf = AutoModelForSequenceClassification.from_pretrained(out).eval()
+    enc = AutoTokenizer.from_pretrained(out)(texts, padding=True, truncation=True, return_tensors="pt")
+    with torch.inference_mode():
+        theirs = hf(**enc).logits.argmax(-1)
+        ours = run.model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])["logits"].argmax(-1)
+    assert theirs.tolist() == ours.tolist()
+    # The run's test score is the accuracy of those same predictions.
+    labels = torch.tensor(run.task.splits["test"][:]["label"])
+    assert summary["test_score"] == pytest.approx(100 * (ours == labels).float().mean().item(), abs=1e-6)
+    capsys.readouterr()
+    assert main(["predict", str(out), texts[0], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["label"] == run.task.labels[int(ours[0])]

@@ -131,6 +131,22 @@ def test_best_and_pareto_commands(small_study, capsys):
     assert "pruning:" in text and "train:" in text
 
 
+@pytest.mark.slow
+def test_export_the_best_trial_of_the_study(small_study, tmp_path, capsys):
+    import raypruning
+
+    folder, _ = small_study
+    out = tmp_path / "best-model"
+    assert main(["export", str(folder), "--output", str(out)]) == 0
+    card = (out / "README.md").read_text()
+    assert "over the setting's 2 seeds" in card and "never used to choose" in card
+    model = raypruning.load_model(out)
+    assert main(["predict", str(out), "book a flight to boston", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["intent"] == model.predict(["book a flight to boston"])[0]["intent"]
+    assert [s["word"] for s in row["slots"]] == ["book", "a", "flight", "to", "boston"]
+
+
 @pytest.mark.parametrize("extra,needle", [
     (["study.optuna_storage=postgresql://nobody@127.0.0.1:1/none"], "study.optuna_storage"),
     (["search.space={colour: {choice: [1, 2]}}"], "search.space.colour"),

@@ -27,7 +27,7 @@ from raypruning.keys import OBJECTIVES, Method
 from raypruning.console import quiet_driver_console
 from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
 from raypruning.errors import InputError
-from raypruning.storage import StudyLocation, fetch, locate
+from raypruning.storage import StudyLocation, fetch, is_uri, locate
 from raypruning.study.optuna_view import AnnotatedOptunaSearch, add_unsampled_rows, prepare_study
 from raypruning.study.tracking import tracker_callbacks
 from raypruning.study.layout import (BASELINES_DIR, STUDY_FILE, CONFIG_FILE, PLOT_FILE, RUNS_DIR, TUNE_DIR, StudyMeta,
@@ -129,6 +129,8 @@ class TableSpec:
 
 def epoch_baseline(cfg: Config) -> str:
     """study.epoch_baseline with auto resolved: the curve is exact only with a constant learning rate."""
+    if cfg.study.epoch_baseline is False:
+        return "off"
     if cfg.study.epoch_baseline != "auto":
         return cfg.study.epoch_baseline
     return "curve" if cfg.train.lr_schedule == "constant" and cfg.train.warmup_ratio == 0 else "runs"
@@ -262,6 +264,10 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         write_trials(table, folder / K.TRIALS_FILE)
     if done >= total:
         add_unsampled_rows(storage, cfg.study.name, table, objs)
+        removed = drop_models(location.child(RUNS_DIR), table, objs, cfg.study.keep_models)
+        if removed:
+            print(f"[study] kept the models of study.keep_models={cfg.study.keep_models}; removed {removed} "
+                  f"other run folder(s)", flush=True)
     if done < total:
         print(f"[study] stopped with {done}/{total} trials done; finish it with: "
               f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
@@ -312,6 +318,36 @@ def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, tra
                                           callbacks=callbacks),
         )
     return _outcomes(tuner.fit())
+
+
+def models_to_keep(table: pd.DataFrame, objs: dict, keep: str) -> set[str] | None:
+    """Trial ids whose run folders `keep_models` keeps (None: all of them)."""
+    if keep == "all":
+        return None
+    if keep == "none":
+        return set()
+    settings = pareto.per_setting(table)
+    has_model = (settings[K.METHOD] != Method.FULL_EPOCHS.value).to_numpy()
+    kept = set(settings[settings[K.PARETO] & has_model][K.TRIAL_ID].astype(str))
+    best = pareto.best_within_drop(settings, 1.0, pareto.time_column(objs), among=has_model)
+    return kept | ({str(best[K.TRIAL_ID])} if best is not None else set())
+
+
+def drop_models(runs: str, table: pd.DataFrame, objs: dict, keep: str) -> int:
+    """Remove the run folders (checkpoints) of trials `keep_models` does not keep. Returns how many."""
+    import pyarrow.fs
+
+    kept = models_to_keep(table, objs, keep)
+    if kept is None:
+        return 0
+    fs, base = pyarrow.fs.FileSystem.from_uri(runs) if is_uri(runs) else (pyarrow.fs.LocalFileSystem(), runs)
+    removed = 0
+    for info in fs.get_file_info(pyarrow.fs.FileSelector(base, allow_not_found=True)):
+        trial_id = info.base_name.removeprefix("trial-").split("-seed")[0]
+        if info.type == pyarrow.fs.FileType.Directory and info.base_name.startswith("trial-") and trial_id not in kept:
+            fs.delete_dir(info.path)
+            removed += 1
+    return removed
 
 
 def _first_error(grid) -> str:

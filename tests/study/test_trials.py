@@ -59,23 +59,6 @@ def test_load_unreadable_is_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         R.load_trials(tmp_path)
 
-def test_baseline_points_follow_the_front():
-    from raypruning.config import load_config
-    from raypruning.study.driver import baseline_points
-    from raypruning.study.trials import BASELINE_KEY
-
-    cfg = load_config(None, ["study.baselines=[static-el2n, dynamic-random]"])
-    table = pd.DataFrame({
-        "trial_id": ["r", "a", "b", "c"], "warmup_epochs": [1, 0, 1, 2], "period_epochs": [1, 1, 2, 1],
-        "keep_fraction": [1.0, 0.3, 0.5, 0.8], "score": [90.0, 80.0, 88.0, 85.0],
-        "total_time_s": [10.0, 4.0, 6.0, 9.0], "is_reference": [True, False, False, False],
-        "pareto": [True, True, True, False], "method": ["reference", "dynamic", "dynamic", "dynamic"]})
-    points = [p[BASELINE_KEY] for p in baseline_points(cfg, table)]
-    assert len(points) == 4  # two baselines x the two non-reference front settings
-    assert {(p["pruning.keep_fraction"], p["pruning.mode"], p["pruning.score"]) for p in points} == {
-        (0.3, "static", "el2n"), (0.5, "static", "el2n"), (0.3, "dynamic", "random"), (0.5, "dynamic", "random")}
-
-
 def test_outcome_overrides_unpack_a_baseline():
     outcome = R.TrialOutcome("t1", {R.BASELINE_KEY: {"pruning.mode": "static"}, "pruning.keep_fraction": 0.5}, {})
     assert outcome.overrides == {"pruning.mode": "static", "pruning.keep_fraction": 0.5}
