@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from raypruning import keys as K
 from raypruning import pareto, report
 from raypruning.config import apply_overrides, from_dict, to_yaml
 from raypruning.study.layout import StudyMeta, read_meta, resolve_study

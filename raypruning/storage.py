@@ -19,7 +19,6 @@ from typing import Callable, TypeVar
 
 from raypruning.errors import InputError
 
-
 STORAGE_TIMEOUT_S = 15.0  # a remote store that does not answer within this is reported, not waited on
 T = TypeVar("T")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from raypruning.config import Config, load_config, parse_overrides
+from raypruning.config import Config, load_config
 from raypruning.errors import InputError
 
 

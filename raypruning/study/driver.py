@@ -23,18 +23,35 @@ import pandas as pd
 
 from raypruning import keys as K
 from raypruning import pareto, report
-from raypruning.keys import OBJECTIVES, Method
-from raypruning.console import quiet_driver_console
 from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
+from raypruning.console import quiet_driver_console
 from raypruning.errors import InputError
+from raypruning.keys import OBJECTIVES, Method
+from raypruning.search_space import full_key, grid_points, to_tune_space
 from raypruning.storage import StudyLocation, fetch, is_uri, locate
+from raypruning.study.layout import (
+    BASELINES_DIR,
+    CONFIG_FILE,
+    PLOT_FILE,
+    RUNS_DIR,
+    STUDY_FILE,
+    TUNE_DIR,
+    StudyMeta,
+    open_storage,
+    optuna_url,
+    shown_url,
+)
 from raypruning.study.optuna_view import AnnotatedOptunaSearch, add_unsampled_rows, prepare_study
 from raypruning.study.tracking import tracker_callbacks
-from raypruning.study.layout import (BASELINES_DIR, STUDY_FILE, CONFIG_FILE, PLOT_FILE, RUNS_DIR, TUNE_DIR, StudyMeta,
-                                     open_storage, optuna_url, shown_url)
-from raypruning.study.trials import (BASELINE_KEY, RunResult, TrialOutcome, records, seed_report, trials_table,
-                                     write_trials)
-from raypruning.search_space import full_key, grid_points, to_tune_space
+from raypruning.study.trials import (
+    BASELINE_KEY,
+    RunResult,
+    TrialOutcome,
+    records,
+    seed_report,
+    trials_table,
+    write_trials,
+)
 from raypruning.validate import model_problems, raise_problems, study_problems
 
 KEEP = "pruning.keep_fraction"

@@ -122,20 +122,12 @@ class TrialRecord:
 
     trial_id: str  # the setting: every seed of a trial shares it
     method: Method
-    seed: int
     epochs: int
     warmup_epochs: int
     period_epochs: int
     keep_fraction: float
     is_reference: bool
-    score: float | None
-    test_score: float | None
-    total_time_s: float | None
-    wall_time_s: float | None
-    train_time_s: float | None
-    scoring_time_s: float | None
-    examples_trained: int | None
-    metric: str | None
+    run: RunResult  # the run's seed, scores, times and examples
     overrides: dict = field(default_factory=dict)  # dotted key -> value, re-applied by `best`
 
     @classmethod
@@ -147,23 +139,21 @@ class TrialRecord:
             method = Method.REFERENCE
         elif method is Method.FULL and "train.epochs" in overrides:
             method = Method.FULL_EPOCHS
-        return cls(trial_id=trial_id, method=method, seed=run.seed, epochs=cfg.train.epochs,
-                   warmup_epochs=p.warmup_epochs, period_epochs=p.period_epochs, keep_fraction=p.keep_fraction,
-                   is_reference=is_reference, score=run.score, test_score=run.test_score,
-                   total_time_s=run.total_time_s, wall_time_s=run.wall_time_s, train_time_s=run.train_time_s,
-                   scoring_time_s=run.scoring_time_s, examples_trained=run.examples_trained, metric=run.metric,
-                   overrides=dict(overrides))
+        return cls(trial_id=trial_id, method=method, epochs=cfg.train.epochs, warmup_epochs=p.warmup_epochs,
+                   period_epochs=p.period_epochs, keep_fraction=p.keep_fraction, is_reference=is_reference,
+                   run=run, overrides=dict(overrides))
 
     def to_row(self) -> dict:
         """The table row: fixed columns, the overrides as JSON, then each other searched key
         under its short name (its dotted name when the short one is taken, as pruning.score)."""
+        run = self.run
         row = {
             K.TRIAL_ID: self.trial_id, K.WARMUP: self.warmup_epochs, K.PERIOD: self.period_epochs,
-            K.KEEP: self.keep_fraction, K.SCORE: self.score, K.TOTAL_TIME: self.total_time_s,
-            K.WALL_TIME: self.wall_time_s, K.EXAMPLES_TRAINED: self.examples_trained,
-            K.IS_REFERENCE: self.is_reference, K.METHOD: self.method.value, K.SEED: self.seed,
-            K.EPOCHS: self.epochs, K.TEST_SCORE: self.test_score, K.TRAIN_TIME: self.train_time_s,
-            K.SCORING_TIME: self.scoring_time_s, K.METRIC: self.metric,
+            K.KEEP: self.keep_fraction, K.SCORE: run.score, K.TOTAL_TIME: run.total_time_s,
+            K.WALL_TIME: run.wall_time_s, K.EXAMPLES_TRAINED: run.examples_trained,
+            K.IS_REFERENCE: self.is_reference, K.METHOD: self.method.value, K.SEED: run.seed,
+            K.EPOCHS: self.epochs, K.TEST_SCORE: run.test_score, K.TRAIN_TIME: run.train_time_s,
+            K.SCORING_TIME: run.scoring_time_s, K.METRIC: run.metric,
             K.OVERRIDES: json.dumps(self.overrides, sort_keys=True),
         }
         for key, value in self.overrides.items():
