@@ -83,11 +83,18 @@ def test_trials_table(small_study):
 def test_optuna_storage_and_tensorboard(small_study):
     folder, _ = small_study
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{folder / 'optuna.db'}")
+    assert study.metric_names == ["score", "total_time_s"]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(complete) == 3  # baselines are not sampled: they stay out of the Optuna study
     df = pd.read_parquet(folder / "trials.parquet")
-    ref = df[df["is_reference"]]
-    assert min(t.values[0] for t in complete) <= ref["score"].mean() <= max(t.values[0] for t in complete)
+    settings = df.groupby("trial_id").agg(method=("method", "first"), score=("score", "mean"))
+    # Every setting of trials.parquet is one Optuna trial, sampled or added at the end, with its method.
+    assert sorted(t.user_attrs["raypruning_trial_id"] for t in complete) == sorted(settings.index)
+    for trial in complete:
+        row = settings.loc[trial.user_attrs["raypruning_trial_id"]]
+        assert trial.user_attrs["method"] == row["method"] and trial.values[0] == pytest.approx(row["score"])
+    sampled = [t for t in complete if t.params]
+    assert len(sampled) == 3  # 2 sampled + the reference; baselines and the curve carry no Optuna params
+    assert all("time_saving" in t.user_attrs for t in complete if t.user_attrs["method"] != "reference")
     assert glob.glob(str(folder / "tune" / "**" / "events.out.tfevents.*"), recursive=True)
 
 

@@ -47,17 +47,37 @@ class AnnotatedOptunaSearch(OptunaSearch):
         self._base_config = base_config
         self._time_col = time_col
         self._reference_values: tuple[float, float] | None = None
+        self._reference_done = False
+        self._deferred: list[tuple[str, dict | None, bool]] = []
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        """Tell Optuna, with the attributes; a trial that ends before the reference waits for it
+        (Optuna then counts it as running), so its time saving and score delta can be set."""
+        trial = _sampled_trial(self, trial_id)
+        is_reference = trial is not None and self._is_reference(trial.params)
+        if not self._reference_done and not is_reference:
+            self._deferred.append((trial_id, result, error))
+            return
+        self._tell(trial_id, result, error)
+        if is_reference:
+            self._reference_done = True
+            for deferred in self._deferred:
+                self._tell(*deferred)
+            self._deferred = []
+
+    def _tell(self, trial_id: str, result: dict | None, error: bool) -> None:
         trial = _sampled_trial(self, trial_id)
         if trial is not None and result and not error:
             for key, value in {ROW_ATTR: trial_id, **self._attributes(trial.params, result)}.items():
                 trial.set_user_attr(key, value)
         super().on_trial_complete(trial_id, result=result, error=error)
 
+    def _is_reference(self, params: dict) -> bool:
+        return all(params.get(k) == v for k, v in self._reference_point.items())
+
     def _attributes(self, params: dict, result: dict) -> dict:
         cfg = from_dict(apply_overrides(self._base_config, params), source="<trial>")
-        is_reference = all(params.get(k) == v for k, v in self._reference_point.items())
+        is_reference = self._is_reference(params)
         score, time = result.get(K.SCORE), result.get(self._time_col)
         if is_reference and self._reference_values is None and score is not None and time:
             self._reference_values = (score, time)
