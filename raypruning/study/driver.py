@@ -171,8 +171,13 @@ def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec
             df = spec.table(outcomes)
             if df.empty:
                 return
+            # A table that cannot be written (full disk, read-only folder) stops the study with
+            # write_trials' one line; the table written before stays readable.
             write_trials(df, location.local / K.TRIALS_FILE)
-            location.push()
+            try:
+                location.push()
+            except OSError as exc:
+                raise InputError(f"{location.root}: cannot copy the study's files there: {exc}") from None
             last = trial.last_result or {}
             front = pareto.per_setting(df)[K.PARETO].sum()
             elapsed = time.monotonic() - self.start

@@ -12,6 +12,7 @@ column names back to config keys.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import tempfile
@@ -248,20 +249,37 @@ def write_trials(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
     Returns:
         The file written.
+
+    Raises:
+        InputError: one line naming the file and the cause when it cannot be written (a full
+            disk, a read-only or forbidden folder); the table written before stays as it was.
     """
     path = Path(path)
     if path.is_dir():
         path = path / K.TRIALS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     os.close(fd)
     try:
         order_columns(df).to_parquet(tmp, index=False)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # pyarrow's write errors are OSErrors too
+            raise _cannot_write(path, exc) from None
         raise
     return path
+
+
+def _cannot_write(path: Path, exc: OSError) -> InputError:
+    if exc.errno:
+        reason = f"{os.strerror(exc.errno)} ({errno.errorcode.get(exc.errno, exc.errno)})"
+    else:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(f"{path}: cannot write the trials table: {reason}")
 
 
 def load_trials(path_or_study_folder: str | os.PathLike) -> pd.DataFrame:

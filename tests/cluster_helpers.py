@@ -1,0 +1,335 @@
+"""A real two-node Ray cluster on this machine, and the process helpers around it.
+
+`cluster` starts a head node and a worker node with ``ray start --block``
+(loopback only, ports picked free at test time so that it does not collide
+with other Ray instances on the machine, a temp dir of its own per node, token
+auth off) and stops both at the end by the process ids it started. It is
+session-scoped and shared by tests/test_two_node.py and tests/test_faults.py;
+conftest.py runs the tests that use it last, so that it is up only while they
+run, and the one that kills its worker node after the others.
+
+`spread_and_local_runs` is one small run on both nodes and the same run on a
+local single-node instance, made once per session: test_two_node compares the
+two, test_faults compares a run whose worker node was killed against them.
+
+`kill_sessions` also cleans up after any process started with
+``start_new_session=True`` (a killed study driver leaves Ray processes behind).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RAY = str(BIN / "ray")
+RAYPRUNING = [sys.executable, "-m", "raypruning"]
+START_TIMEOUT_S = 300
+TRAIN_TIMEOUT_S = 600
+
+SMALL = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=3", "train.max_length=40"]
+# The run of spread_and_local_runs: two workers with one CPU each, one pruning event per epoch after the first.
+TWO_WORKER_RUN = ["studies/quickstart.yaml", *SMALL, "pruning.keep_fraction=0.5", "pruning.warmup_epochs=1",
+                  "scaling.num_workers=2", "scaling.cpus_per_worker=1"]
+
+# Run in a subprocess so that this test process's own Ray settings (a local
+# instance may have switched it to token auth) do not leak into the query.
+STATE_SCRIPT = """
+import json, sys
+from ray.util.state import list_actors, list_nodes
+address = sys.argv[1]
+nodes = [n.node_id for n in list_nodes(address=address, limit=1000) if n.state == "ALIVE"]
+actors = [{"actor_id": a.actor_id, "node_id": a.node_id, "pg": a.placement_group_id, "job_id": a.job_id,
+           "state": a.state}
+          for a in list_actors(address=address, filters=[("class_name", "=", "RayTrainWorker")], detail=True,
+                               limit=10000, raise_on_missing_output=False)]
+print("STATE " + json.dumps({"nodes": nodes, "actors": actors}))
+"""
+
+
+# ---------------------------------------------------------------- ports and processes
+
+
+class Ports:
+    """Free ports outside the ephemeral range, never the same one twice."""
+
+    LOW, HIGH = 10000, 32000  # below Linux's ephemeral range (32768-60999)
+
+    def __init__(self):
+        self.taken: set[int] = set()
+        self.rng = random.Random()
+
+    @staticmethod
+    def _free(port: int) -> bool:
+        for host in ("127.0.0.1", "0.0.0.0"):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    return False
+        return True
+
+    def block(self, n: int) -> list[int]:
+        for _ in range(1000):
+            start = self.rng.randrange(self.LOW, self.HIGH - n)
+            ports = list(range(start, start + n))
+            if not self.taken.intersection(ports) and all(self._free(p) for p in ports):
+                self.taken.update(ports)
+                return ports
+        raise RuntimeError(f"no {n} free consecutive ports")
+
+    def one(self) -> int:
+        return self.block(1)[0]
+
+
+def node_port_args(ports: Ports) -> list[str]:
+    """Every per-node port that defaults to a fixed number, set to a free one."""
+    workers = ports.block(200)
+    return [
+        f"--node-manager-port={ports.one()}",
+        f"--object-manager-port={ports.one()}",
+        f"--dashboard-agent-listen-port={ports.one()}",
+        f"--dashboard-agent-grpc-port={ports.one()}",
+        f"--runtime-env-agent-port={ports.one()}",
+        f"--metrics-export-port={ports.one()}",
+        f"--min-worker-port={workers[0]}",
+        f"--max-worker-port={workers[-1]}",
+    ]
+
+
+def ray_env(ray_tmpdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of the nodes and of every client: no token auth, this venv first on PATH."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env.update(
+        RAY_AUTH_MODE="disabled",
+        RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S="600",
+        RAY_USAGE_STATS_ENABLED="0",
+        RAY_TMPDIR=str(ray_tmpdir),  # ray.init() looks for ray_current_cluster there, not in /tmp/ray
+        PYTHONUNBUFFERED="1",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # the job's `python` is this venv's
+    )
+    env.update(extra)
+    return env
+
+
+def session_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[4])  # fields after comm: state ppid pgrp session
+
+
+def kill_sessions(sessions: set[int], marker: str) -> None:
+    """SIGKILL what is left of the given process sessions (and anything naming marker, a temp dir)."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        pid = int(entry.name)
+        mine = session_of(pid) in sessions
+        if not mine:
+            try:
+                mine = marker in (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+        if mine:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def stop(procs: list[subprocess.Popen], marker: str, grace_s: float = 60) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # `ray start --block` stops its node's processes on SIGTERM
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    kill_sessions({p.pid for p in procs}, marker)
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def tail(path: Path, n: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def out(result) -> str:
+    text = (result.stdout or "") + (result.stderr or "")
+    return "\n".join(text.splitlines()[-80:])
+
+
+# ---------------------------------------------------------------- the cluster
+
+
+@dataclass
+class Cluster:
+    gcs: str  # 127.0.0.1:PORT, for ray.init / `raypruning train --address`
+    dashboard: str  # http://127.0.0.1:PORT, for the Jobs and state APIs
+    env: dict
+    root: Path
+    procs: dict = field(default_factory=dict)  # "head" / "worker" -> the `ray start --block` process
+
+    def state(self) -> dict:
+        """Alive node ids and every RayTrainWorker actor (dead ones too) with its node and placement group."""
+        result = subprocess.run([sys.executable, "-c", STATE_SCRIPT, self.dashboard], env=self.env,
+                                capture_output=True, text=True, timeout=120, check=False)
+        line = next((ln for ln in result.stdout.splitlines() if ln.startswith("STATE ")), None)
+        assert result.returncode == 0 and line, f"state query failed:\n{out(result)}"
+        return json.loads(line[len("STATE "):])
+
+    def kill_worker_node(self) -> None:
+        """SIGKILL the worker node: its `ray start`, raylet, agents and workers (its own session and temp dir)."""
+        proc = self.procs["worker"]
+        kill_sessions({proc.pid}, str(self.root / "w"))
+        proc.wait(timeout=30)
+
+
+def start_node(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with open(log, "wb") as fh:
+        return subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def wait_until(what: str, ready, procs: list[subprocess.Popen], logs: list[Path]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    last = "not asked yet"
+    while True:
+        for proc, log in zip(procs, logs):
+            if proc.poll() is not None:
+                raise RuntimeError(f"`ray start` exited with {proc.returncode} before {what}:\n{tail(log)}")
+        try:
+            if ready():
+                return
+            last = "not ready"
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            last = repr(exc)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {what} within {START_TIMEOUT_S} s (last: {last}):\n"
+                               + "\n".join(tail(lg) for lg in logs))
+        time.sleep(2.0)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    import requests
+
+    # Short: Ray's unix socket paths live under it and are limited to ~107 characters.
+    root = Path(tempfile.mkdtemp(prefix="rp2n"))
+    env = ray_env(root)
+    ports = Ports()
+    gcs_port, dash_port, client_port = ports.one(), ports.one(), ports.one()
+    gcs, dashboard = f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dash_port}"
+    common = ["--block", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--object-store-memory=200000000",
+              "--disable-usage-stats"]
+    head_cmd = [RAY, "start", "--head", *common, f"--port={gcs_port}", "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={dash_port}", f"--ray-client-server-port={client_port}",
+                f"--temp-dir={root / 't'}", *node_port_args(ports)]
+    # Its own temp dir, as on a separate machine: nodes sharing one session folder share
+    # runtime_resources, and the worker node unpacking the job's working_dir there
+    # replaces the folder that the job's driver (on the head) runs in.
+    worker_cmd = [RAY, "start", f"--address={gcs}", *common, f"--temp-dir={root / 'w'}",
+                  *node_port_args(ports)]
+    # Ray Train's PlacementGroupCleaner (which frees a trial's workers when Tune stops the
+    # trial) finds its cluster through the state API; with several Ray instances on one
+    # machine and no address in its environment it fails and the placement groups of
+    # finished trials stay reserved, starving the next trial. Point it at this cluster.
+    node_env = {**env, "RAY_API_SERVER_ADDRESS": dashboard}
+    logs = [root / "head.log", root / "worker.log"]
+    c = Cluster(gcs=gcs, dashboard=dashboard, env=env, root=root)
+    try:
+        c.procs["head"] = start_node(head_cmd, node_env, logs[0])
+        wait_until("Ray dashboard", lambda: requests.get(f"{dashboard}/api/version", timeout=5).status_code == 200,
+                   [c.procs["head"]], logs[:1])
+        c.procs["worker"] = start_node(worker_cmd, node_env, logs[1])
+        wait_until("second node", lambda: len(c.state()["nodes"]) == 2, [c.procs["head"], c.procs["worker"]], logs)
+        yield c
+    finally:
+        stop(list(reversed(c.procs.values())), str(root))
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def nodes_by_group(actors: list[dict]) -> dict[str, set[str]]:
+    """Node ids per placement group (one per Ray Train worker group) of these actors."""
+    by_pg: dict[str, set[str]] = {}
+    for actor in actors:
+        assert actor["node_id"], f"a RayTrainWorker without a node: {actor}"
+        by_pg.setdefault(actor["pg"], set()).add(actor["node_id"])
+    return by_pg
+
+
+# ---------------------------------------------------------------- one run, spread and local
+
+
+@dataclass
+class SpreadAndLocal:
+    spread: Path  # `raypruning train --output` of the run spread over both nodes (STRICT_SPREAD)
+    local: Path  # the same run on a local single-node instance (PACK)
+    new_actors: list  # the spread run's RayTrainWorkers, read right after it ended
+    nodes: set  # the cluster's alive nodes then
+
+
+@pytest.fixture(scope="session")
+def spread_and_local_runs(cluster, tmp_path_factory) -> SpreadAndLocal:
+    """TWO_WORKER_RUN on both nodes and, at the same time, on its own local Ray instance."""
+    tmp = tmp_path_factory.mktemp("spread-and-local")
+    before = {a["actor_id"] for a in cluster.state()["actors"]}
+    # The single-node run starts its own local Ray instance (PACK), in its own temp dir, with no address.
+    local_tmp = Path(tempfile.mkdtemp(prefix="rp1n"))
+    local_env = ray_env(local_tmp)
+    spread_out, local_out = tmp / "spread", tmp / "local"
+    logs = {name: tmp / f"{name}.log" for name in ("spread", "local")}
+    with open(logs["spread"], "wb") as fs, open(logs["local"], "wb") as fl:
+        spread = subprocess.Popen([*RAYPRUNING, "train", *TWO_WORKER_RUN, "scaling.placement_strategy=STRICT_SPREAD",
+                                   "--output", str(spread_out), "--address", cluster.gcs],
+                                  cwd=REPO, env=cluster.env, stdout=fs, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+        local = subprocess.Popen([*RAYPRUNING, "train", *TWO_WORKER_RUN, "--output", str(local_out),
+                                  "--no-ray-dashboard"],
+                                 cwd=REPO, env=local_env, stdout=fl, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            deadline = time.monotonic() + TRAIN_TIMEOUT_S
+            codes = {}
+            for name, proc in (("spread", spread), ("local", local)):
+                try:
+                    codes[name] = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    codes[name] = "timeout"
+        finally:
+            for proc in (spread, local):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=30)
+            kill_sessions({local.pid}, str(local_tmp))  # what is left of the local Ray instance
+            shutil.rmtree(local_tmp, ignore_errors=True)
+    for name, code in codes.items():
+        assert code == 0, f"raypruning train ({name}) ended with {code}:\n{tail(logs[name], 80)}"
+    state = cluster.state()
+    return SpreadAndLocal(spread_out, local_out, [a for a in state["actors"] if a["actor_id"] not in before],
+                          set(state["nodes"]))
