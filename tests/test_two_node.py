@@ -44,6 +44,7 @@ def test_submitted_study_completes_on_two_nodes(cluster, tmp_path, capsys):
 
     folder = storage / "twonode"
     df = pd.read_parquet(folder / "trials.parquet")
+    df = df[df["method"] != "full-epochs"]  # the fewer-epochs rows read from the reference's history
     assert len(df) == 3, df  # 2 sampled + the reference
     assert int(df["is_reference"].sum()) == 1
     assert all(math.isfinite(s) for s in df["score"]), df["score"]

@@ -78,7 +78,10 @@ def optuna_url(cfg: Config, folder: Path) -> str:
 
 
 def shown_url(url: str) -> str:
-    """A storage URL safe to write into files and logs (password hidden)."""
+    """A storage URL safe to write into files and logs (password hidden); an unexpanded
+    `$NAME` reference is shown as written, since the secret stays in the environment."""
+    if url.lstrip().startswith("$"):
+        return url
     try:
         from sqlalchemy.engine import make_url
 
