@@ -1,12 +1,10 @@
-"""A small study end to end on a local Ray instance, its queries, and bad input."""
+"""A small study end to end on a local Ray instance, its queries, and bad input.
+
+An interrupted study's resume is covered by tests/test_faults.py (its driver killed with SIGKILL)."""
 
 import glob
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +43,7 @@ def small_study(ray_local, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("studies")
     os.chdir(REPO)
-    args = _study_args(tmp, "small", 2) + ["study.baselines=[dynamic-random]", "study.seeds=2",
+    args = _study_args(tmp, "small", 1) + ["study.baselines=[dynamic-random]", "study.seeds=2",
                                            "study.trackers=[mlflow]"]
     table = run_study(args[0], args[1:])
     return tmp / "small", table
@@ -64,8 +62,8 @@ def test_trials_table(small_study):
     assert sorted(curve["epochs"].unique()) == [1, 2]  # train.epochs=3
     baselines = df[df["method"] == "dynamic-random"]
     searched = df[~df["method"].isin(["dynamic-random", "full-epochs"])]
-    assert searched["trial_id"].nunique() == 3  # 2 sampled + the reference
-    assert 1 <= baselines["trial_id"].nunique() <= 2
+    assert searched["trial_id"].nunique() == 2  # 1 sampled + the reference
+    assert baselines["trial_id"].nunique() == 1  # at the one pruned setting
     assert df["test_score"].notna().all()
     ref = df[df["is_reference"]]
     assert len(ref) == 2 and (ref["keep_fraction"] == 1.0).all()
@@ -93,7 +91,7 @@ def test_optuna_storage_and_tensorboard(small_study):
         row = settings.loc[trial.user_attrs["raypruning_trial_id"]]
         assert trial.user_attrs["method"] == row["method"] and trial.values[0] == pytest.approx(row["score"])
     sampled = [t for t in complete if t.params]
-    assert len(sampled) == 3  # 2 sampled + the reference; baselines and the curve carry no Optuna params
+    assert len(sampled) == 2  # 1 sampled + the reference; baselines and the curve carry no Optuna params
     assert all("time_saving" in t.user_attrs for t in complete if t.user_attrs["method"] != "reference")
     assert glob.glob(str(folder / "tune" / "**" / "events.out.tfevents.*"), recursive=True)
 
@@ -167,31 +165,3 @@ def test_bad_study_input_exits_2_and_creates_nothing(tmp_path, capsys, extra, ne
     assert code == 2 and needle in err, err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
-
-
-@pytest.mark.slow
-def test_interrupted_study_resumes_without_duplicates(tmp_path):
-    args = [sys.executable, "-m", "raypruning", "study", *_study_args(tmp_path, "resumable", 4)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    table = tmp_path / "resumable" / "trials.parquet"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if table.exists() and pd.read_parquet(table)["trial_id"].nunique() >= 2:
-            break
-        time.sleep(1)
-    assert proc.poll() is None, "the study ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=300)
-    done_before = _searched(pd.read_parquet(table))["trial_id"].nunique()
-    assert done_before < 5
-    resumed = subprocess.run([*args, "--resume"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    df = _searched(pd.read_parquet(table))
-    assert len(df) == 5 and df["trial_id"].is_unique and df["is_reference"].sum() == 1
-    assert not df.duplicated(subset=["warmup_epochs", "period_epochs", "keep_fraction"]).any()
-
-
-def _searched(df: pd.DataFrame) -> pd.DataFrame:
-    """The sampled trials and the reference, without the fewer-epochs rows read from its history."""
-    return df[df["method"] != "full-epochs"]

@@ -254,7 +254,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         {"CPU": 0, "memory": 1_000_000})
     spec = TableSpec(reference, base, objs, epoch_curve=epoch_baseline(cfg) == "curve")
     progress = _make_progress_callback(location, total, spec)
-    trackers = tracker_callbacks(cfg.study.trackers, cfg.study.name, folder, base)
+    trackers = tracker_callbacks(cfg.study.trackers, cfg.study.name, folder, base, reference)
     if resume:
         tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
     else:

@@ -26,11 +26,11 @@ def mlflow_uri(folder: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{folder / MLFLOW_FILE}"
 
 
-def tracker_callbacks(names: list, study_name: str, folder: Path, base_config: dict) -> list:
-    """The Tune callbacks of study.trackers."""
+def tracker_callbacks(names: list, study_name: str, folder: Path, base_config: dict, reference: dict) -> list:
+    """The Tune callbacks of study.trackers (reference: the reference point's values)."""
     callbacks = []
     if "mlflow" in names:
-        callbacks.append(_mlflow_callback(mlflow_uri(folder), study_name, base_config))
+        callbacks.append(_mlflow_callback(mlflow_uri(folder), study_name, base_config, reference))
     if "wandb" in names:
         from ray.air.integrations.wandb import WandbLoggerCallback
 
@@ -56,7 +56,7 @@ def _numbers(report: dict) -> dict[str, float]:
     return out
 
 
-def _mlflow_callback(uri: str, experiment: str, base_config: dict):
+def _mlflow_callback(uri: str, experiment: str, base_config: dict, reference: dict):
     from ray.tune import Callback
 
     class MlflowTracker(Callback):
@@ -86,8 +86,10 @@ def _mlflow_callback(uri: str, experiment: str, base_config: dict):
             overrides = TrialOutcome(trial.trial_id, dict(trial.config), {}).overrides
             cfg = from_dict(apply_overrides(base_config, overrides), source=f"<trial {trial.trial_id}>")
             p = cfg.pruning
+            is_reference = all(trial.config.get(k) == v for k, v in reference.items())
+            method = Method.REFERENCE if is_reference else Method.of(p.mode, p.score, p.keep_fraction)
             run = self.client.create_run(self.experiment_id, run_name=f"trial-{trial.trial_id}", tags={
-                "trial_id": trial.trial_id, K.METHOD: Method.of(p.mode, p.score, p.keep_fraction).value})
+                "trial_id": trial.trial_id, K.METHOD: method.value})
             for key, value in _flat(cfg.to_dict()).items():
                 self.client.log_param(run.info.run_id, key, str(value)[:500])
             return run.info.run_id
