@@ -146,6 +146,7 @@ def test_export_the_best_trial_of_the_study(small_study, tmp_path, capsys):
     card = (out / "README.md").read_text()
     assert "over the setting's 2 seeds" in card and "never used to choose" in card
     model = raypruning.load_model(out)
+    capsys.readouterr()
     assert main(["predict", str(out), "book a flight to boston", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)[0]
     assert row["intent"] == model.predict(["book a flight to boston"])[0]["intent"]
