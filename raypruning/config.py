@@ -31,6 +31,7 @@ JOINT_COMBINE = ("norm", "sum", "mean")
 SMOOTHING = ("none", "ema", "ucb")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
+BATCHINGS = ("length", "random")
 SAMPLERS = ("tpe", "nsga2", "random", "grid")
 EVAL_SPLITS = ("validation", "test")
 SYNTHETIC_TASKS = ("joint", "sentence")
@@ -96,6 +97,9 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
     max_failures: int = 0  # worker-group restarts allowed, resuming from the last checkpoint
+    # length: batches of similar length (shuffle, sort 50-batch mega-batches by length, shuffle
+    # the batches), little padding; random: shuffled batches
+    batching: str = "length"
 
 
 @dataclass(frozen=True)
@@ -393,6 +397,7 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
     at_least("train.max_length", t.max_length, 8)
     choice("train.precision", t.precision, PRECISIONS)
     at_least("train.max_failures", t.max_failures, -1)
+    choice("train.batching", t.batching, BATCHINGS)
 
     choice("pruning.mode", pr.mode, PRUNING_MODES)
     choice("pruning.score", pr.score, SCORES)

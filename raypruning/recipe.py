@@ -27,11 +27,11 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
 
 from raypruning import keys as K
+from raypruning.batching import plan_batches, steps_per_epoch
 from raypruning.config import Config, from_dict
-from raypruning.data.encode import collate, encode_task
+from raypruning.data.encode import encode_task
 from raypruning.data.sources import load_task_data
 from raypruning.evaluation import evaluate
 from raypruning.forgetting import update_counts
@@ -40,8 +40,8 @@ from raypruning.pruning_event import PruningEvent, run_event
 from raypruning.run_state import MODEL_FILE, OPTIMIZER_FILE, SUMMARY_FILE, RunState
 from raypruning.schedule import PruningSchedule
 from raypruning.score_table import Worker, all_reduce_scores
-from raypruning.scoring import FORWARD_SCORES, Examples, batch_scores, correct, to_device, training_loss
-from raypruning.seeds import SeedStream, derive_seed
+from raypruning.scoring import FORWARD_SCORES, Examples, batch_scores, correct, training_loss
+from raypruning.seeds import SeedStream, derive_seed, generator
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
@@ -121,8 +121,8 @@ class Recipe:
 
     def _total_steps(self) -> int:
         """Optimizer steps of the whole run on this worker (the LR schedule's length)."""
-        per_worker = (math.ceil(n / self.worker.world_size) for n in self.schedule.examples_per_epoch(self.num_examples))
-        return sum(math.ceil(n / self.cfg.train.batch_size) for n in per_worker)
+        return steps_per_epoch(self.schedule.examples_per_epoch(self.num_examples), self.cfg.train.batch_size,
+                               self.worker.world_size)
 
     # ---- setup
 
@@ -186,17 +186,14 @@ class Recipe:
         # resumed run trains exactly like an uninterrupted one.
         torch.manual_seed(derive_seed(cfg.train.seed, SeedStream.DROPOUT, epoch, worker.rank))
         self.model.train()
-        subset = [self.train_set.rows[i] for i in kept]
-        sampler = DistributedSampler(subset, num_replicas=worker.world_size, rank=worker.rank, shuffle=True,
-                                     seed=cfg.train.seed, drop_last=False)
-        sampler.set_epoch(epoch)
-        pad_id = self.train_set.pad_id
-        loader = DataLoader(subset, batch_size=cfg.train.batch_size, sampler=sampler,
-                            collate_fn=lambda b: collate(b, pad_id))
+        # Every rank draws the same plan and trains its slice of each global batch.
+        plan = plan_batches(kept, self.train_set.lengths, cfg.train.batch_size, worker.world_size,
+                            generator(cfg.train.seed, SeedStream.BATCHES, epoch), cfg.train.batching)
         total_loss, batches, step_time, score_time = 0.0, 0, 0.0, 0.0
         seen_ids, seen_correct, seen_scores = [], [], []
-        for batch in loader:
-            batch = to_device(batch, worker.device)
+        for global_batch in plan:
+            batch = self.train_set.batch(global_batch.shard(worker.rank, worker.world_size), worker.device,
+                                         width=global_batch.width)
             start = time.perf_counter()
             outputs, loss = self._step(batch)
             if worker.device.type == "cuda":
