@@ -100,6 +100,9 @@ class TrainConfig:
     # length: batches of similar length (shuffle, sort 50-batch mega-batches by length, shuffle
     # the batches), little padding; random: shuffled batches
     batching: str = "length"
+    # Epochs between checkpoints; the last epoch and every epoch just before a pruning event
+    # checkpoint regardless. Every epoch is reported either way.
+    checkpoint_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -398,6 +401,7 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
     choice("train.precision", t.precision, PRECISIONS)
     at_least("train.max_failures", t.max_failures, -1)
     choice("train.batching", t.batching, BATCHINGS)
+    at_least("train.checkpoint_every", t.checkpoint_every, 1)
 
     choice("pruning.mode", pr.mode, PRUNING_MODES)
     choice("pruning.score", pr.score, SCORES)

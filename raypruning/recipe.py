@@ -238,8 +238,8 @@ class Recipe:
                         w.device, w.rank, w.world_size)
 
     def report(self, epoch: int, loss: float, metrics: dict) -> None:
-        """Report the epoch on every worker (a barrier); rank 0 attaches the checkpoint,
-        and after the last epoch the run's summary."""
+        """Report the epoch on every worker; rank 0 attaches a checkpoint when one is due
+        (`PruningSchedule.checkpoint_after`), and after the last epoch the run's summary."""
         state = self.state
         state.next_epoch = epoch + 1
         state.wall_time_s = self._wall_offset + time.perf_counter() - self._wall_start
@@ -249,7 +249,8 @@ class Recipe:
         done = epoch + 1 == self.cfg.train.epochs
         if done:
             report[K.DONE] = True
-        self._report_with_checkpoint(report, self._summary(metrics) if done else None)
+        checkpoint = self.schedule.checkpoint_after(epoch, self.cfg.train.checkpoint_every)
+        self._report(report, checkpoint, self._summary(metrics) if done else None)
 
     def _costs(self, metrics: dict) -> dict:
         """The metric and cost keys shared by every epoch report and the final summary."""
@@ -278,10 +279,11 @@ class Recipe:
             K.CONFIG: self.cfg.to_dict(),
         }
 
-    def _report_with_checkpoint(self, report: dict, summary: dict | None) -> None:
+    def _report(self, report: dict, checkpoint: bool, summary: dict | None) -> None:
+        """ray.train.report on every worker (a barrier); rank 0 attaches the checkpoint when one is due."""
         import ray.train
 
-        if self.worker.rank != 0:
+        if self.worker.rank != 0 or not checkpoint:
             ray.train.report(report, checkpoint=None)
             return
         with tempfile.TemporaryDirectory() as folder:
