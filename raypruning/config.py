@@ -28,12 +28,12 @@ from raypruning.errors import InputError
 from raypruning.search_space import RANGE_KINDS
 # The accepted values of each choice key live with the checks; imported here for the
 # field comments below and for the modules that read them from the config.
-from raypruning.validate import (DATA_FORMATS, EVAL_SPLITS, JOINT_COMBINE, LR_SCHEDULES,  # noqa: F401
-                                 PLACEMENT_STRATEGIES, PRECISIONS, PRUNING_MODES, SAMPLERS, SCORES, SMOOTHING,
-                                 SYNTHETIC_TASKS, Problem, covered, raise_problems, run_problems, study_problems)
+from raypruning.validate import (BATCHINGS, DATA_FORMATS, EVAL_SPLITS, JOINT_COMBINE,  # noqa: F401
+                                 LR_SCHEDULES, PLACEMENT_STRATEGIES, PRECISIONS, PRUNING_MODES, SAMPLERS, SCORES,
+                                 SMOOTHING, SYNTHETIC_TASKS, Problem, covered, raise_problems, run_problems, study_problems)
 
 # Keys of DataConfig that only one family of formats reads; an override of
-# data.format resets the ones the new format does not use (design.md).
+# data.format resets the ones the new format does not use.
 _FORMAT_OPTIONS = {
     "task": ("glue", "mtop", "massive", "hf"),
     "name": ("glue", "hf"),
@@ -95,6 +95,12 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
     max_failures: int = 0  # worker-group restarts allowed, resuming from the last checkpoint
+    # length: batches of similar length (shuffle, sort 50-batch mega-batches by length, shuffle
+    # the batches), little padding; random: shuffled batches
+    batching: str = "length"
+    # Epochs between checkpoints; the last epoch and every epoch just before a pruning event
+    # checkpoint regardless. Every epoch is reported either way.
+    checkpoint_every: int = 1
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 Each worker predicts its share of the evaluation rows; the predictions are
 all-gathered so every worker computes the same metrics (only rank 0's report
 is kept by Ray Train, but all must agree for the reports to be a barrier).
+Rows are sharded and batched in order of length, so batches waste little
+padding; predictions are keyed by example id and read back in the rows' order.
 """
 
 from __future__ import annotations
@@ -38,16 +40,23 @@ def predict(core, rows: list[dict], kind: str, pad_id: int, batch_size: int, dev
     return out
 
 
-def evaluate(core, rows: list[dict], task: TaskData, pad_id: int, batch_size: int, device,
-             rank: int = 0, world_size: int = 1) -> dict:
-    """Metrics on rows. Returns {"name": primary metric, "score": its value, "all": every metric}."""
-    mine = predict(core, rows[rank::world_size], task.kind, pad_id, batch_size, device)
+def predict_all(core, rows: list[dict], kind: str, pad_id: int, batch_size: int, device,
+                rank: int = 0, world_size: int = 1) -> list[tuple]:
+    """Predictions for every row, in the rows' order; each worker predicts a length-sorted shard."""
+    by_length = sorted(range(len(rows)), key=lambda i: rows[i]["length"])
+    mine = predict(core, [rows[i] for i in by_length[rank::world_size]], kind, pad_id, batch_size, device)
     if world_size > 1 and dist.is_initialized():
         gathered: list = [None] * world_size
         dist.all_gather_object(gathered, mine)
         for part in gathered:
             mine.update(part)
-    by_id = [mine[int(r["id"])] for r in rows]
+    return [mine[int(r["id"])] for r in rows]
+
+
+def evaluate(core, rows: list[dict], task: TaskData, pad_id: int, batch_size: int, device,
+             rank: int = 0, world_size: int = 1) -> dict:
+    """Metrics on rows. Returns {"name": primary metric, "score": its value, "all": every metric}."""
+    by_id = predict_all(core, rows, task.kind, pad_id, batch_size, device, rank, world_size)
     references = np.array([r["label"] for r in rows])
     if task.kind == JOINT:
         # Word-level references: slot tags of words whose first sub-token survived truncation.

@@ -53,6 +53,14 @@ class PruningEvent:
     random_because: RandomBecause | None  # set exactly when selection is random
     smoothing: dict | None  # smoothing state after the event ({"mean", "var"}), None without smoothing
 
+    def record_into(self, state: RunState) -> None:
+        """Give the run state this event's kept ids, summary entry, score rows and smoothing state."""
+        state.kept_ids = self.kept_ids.tolist()
+        state.events.append(self.record())
+        state.score_rows.append(self.score_rows())
+        if self.smoothing is not None:
+            state.smooth_mean, state.smooth_var = self.smoothing["mean"], self.smoothing["var"]
+
     def record(self) -> dict:
         """The event's entry in summary.json's pruning_events."""
         return {

@@ -27,12 +27,12 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
 
 from raypruning import keys as K
+from raypruning.batching import plan_batches, steps_per_epoch
 from raypruning.config import Config, from_dict
 from raypruning.console import quiet_worker_console
-from raypruning.data.encode import collate, encode_task
+from raypruning.data.encode import encode_task
 from raypruning.data.sources import load_task_data
 from raypruning.evaluation import evaluate
 from raypruning.forgetting import update_counts
@@ -41,8 +41,8 @@ from raypruning.pruning_event import PruningEvent, run_event
 from raypruning.run_state import MODEL_FILE, OPTIMIZER_FILE, SUMMARY_FILE, RunState
 from raypruning.schedule import PruningSchedule
 from raypruning.score_table import Worker, all_reduce_scores
-from raypruning.scoring import FORWARD_SCORES, Examples, batch_scores, correct, to_device, training_loss
-from raypruning.seeds import SeedStream, derive_seed
+from raypruning.scoring import FORWARD_SCORES, Examples, batch_scores, correct, training_loss
+from raypruning.seeds import SeedStream, derive_seed, generator
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
@@ -126,8 +126,8 @@ class Recipe:
 
     def _total_steps(self) -> int:
         """Optimizer steps of the whole run on this worker (the LR schedule's length)."""
-        per_worker = (math.ceil(n / self.worker.world_size) for n in self.schedule.examples_per_epoch(self.num_examples))
-        return sum(math.ceil(n / self.cfg.train.batch_size) for n in per_worker)
+        return steps_per_epoch(self.schedule.examples_per_epoch(self.num_examples), self.cfg.train.batch_size,
+                               self.worker.world_size)
 
     # ---- setup
 
@@ -155,7 +155,7 @@ class Recipe:
         start = time.perf_counter()
         event = run_event(self.cfg, self.core, self.train_set, self.state, epoch, self.worker)
         self.state.scoring_time_s += time.perf_counter() - start
-        self.state.record_event(event)
+        event.record_into(self.state)
         return event
 
     def kept_ids(self) -> np.ndarray:
@@ -191,17 +191,14 @@ class Recipe:
         # resumed run trains exactly like an uninterrupted one.
         torch.manual_seed(derive_seed(cfg.train.seed, SeedStream.DROPOUT, epoch, worker.rank))
         self.model.train()
-        subset = [self.train_set.rows[i] for i in kept]
-        sampler = DistributedSampler(subset, num_replicas=worker.world_size, rank=worker.rank, shuffle=True,
-                                     seed=cfg.train.seed, drop_last=False)
-        sampler.set_epoch(epoch)
-        pad_id = self.train_set.pad_id
-        loader = DataLoader(subset, batch_size=cfg.train.batch_size, sampler=sampler,
-                            collate_fn=lambda b: collate(b, pad_id))
+        # Every rank draws the same plan and trains its slice of each global batch.
+        plan = plan_batches(kept, self.train_set.lengths, cfg.train.batch_size, worker.world_size,
+                            generator(cfg.train.seed, SeedStream.BATCHES, epoch), cfg.train.batching)
         total_loss, batches, step_time, score_time = 0.0, 0, 0.0, 0.0
         seen_ids, seen_correct, seen_scores = [], [], []
-        for batch in loader:
-            batch = to_device(batch, worker.device)
+        for global_batch in plan:
+            batch = self.train_set.batch(global_batch.shard(worker.rank, worker.world_size), worker.device,
+                                         width=global_batch.width)
             start = time.perf_counter()
             outputs, loss = self._step(batch)
             if worker.device.type == "cuda":
@@ -254,8 +251,8 @@ class Recipe:
         return self.evaluate(self.test_rows)["score"]
 
     def report(self, epoch: int, loss: float, metrics: dict) -> None:
-        """Report the epoch on every worker (a barrier); rank 0 attaches the checkpoint,
-        and after the last epoch the run's summary."""
+        """Report the epoch on every worker; rank 0 attaches a checkpoint when one is due
+        (`PruningSchedule.checkpoint_after`), and after the last epoch the run's summary."""
         state = self.state
         state.next_epoch = epoch + 1
         state.wall_time_s = self._wall_offset + time.perf_counter() - self._wall_start
@@ -267,7 +264,8 @@ class Recipe:
         done = epoch + 1 == self.cfg.train.epochs
         if done:
             report[K.DONE] = True
-        self._report_with_checkpoint(report, self._summary(metrics, test) if done else None)
+        checkpoint = self.schedule.checkpoint_after(epoch, self.cfg.train.checkpoint_every)
+        self._report(report, checkpoint, self._summary(metrics, test) if done else None)
 
     def _costs(self, metrics: dict) -> dict:
         """The metric and cost keys shared by every epoch report and the final summary."""
@@ -298,10 +296,11 @@ class Recipe:
             K.CONFIG: self.cfg.to_dict(),
         }
 
-    def _report_with_checkpoint(self, report: dict, summary: dict | None) -> None:
+    def _report(self, report: dict, checkpoint: bool, summary: dict | None) -> None:
+        """ray.train.report on every worker (a barrier); rank 0 attaches the checkpoint when one is due."""
         import ray.train
 
-        if self.worker.rank != 0:
+        if self.worker.rank != 0 or not checkpoint:
             ray.train.report(report, checkpoint=None)
             return
         with tempfile.TemporaryDirectory() as folder:

@@ -1,26 +1,25 @@
 """What a run must carry across a restart, and its checkpoint format.
 
 A checkpoint folder holds ``model.pt`` and ``optimizer.pt`` (torch state
-dicts), ``state.json`` (schedule position, kept ids, time and example
-counters, pruning events) and ``arrays.npz`` (the score table's history:
-smoothing state and forgetting counters). ``scores.parquet`` holds every row
-scored so far, so a run's score history survives with its checkpoint.
+dicts), ``state.json`` (schedule position, time and example counters, pruning
+events, reported history) and ``arrays.npz`` (the score table's history:
+smoothing state, forgetting counters, training-pass scores). ``scores.parquet``
+holds every row scored so far, so a run's score history survives with its
+checkpoint; the kept ids are its last event's kept rows, so they are stored
+there only, not again in ``state.json``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from raypruning.keys import SCORE_COLUMNS
 
-if TYPE_CHECKING:
-    from raypruning.pruning_event import PruningEvent
 
 STATE_FILE = "state.json"
 ARRAYS_FILE = "arrays.npz"
@@ -39,7 +38,7 @@ class RunState:
     wall_time_s: float = 0.0  # accumulated over restarts
     examples_trained: int = 0
     step: int = 0
-    events: list[dict] = field(default_factory=list)  # PruningEvent.record() of each event so far
+    events: list[dict] = field(default_factory=list)  # PruningEvent.record() of each event so far (PruningEvent.record_into)
     history: list[dict] = field(default_factory=list)  # per-epoch reported metrics
     restarts: int = 0
     # Arrays (not in state.json): smoothing state and forgetting counters.
@@ -53,17 +52,12 @@ class RunState:
 
     _ARRAYS = ("smooth_mean", "smooth_var", "last_correct", "forgets", "train_scores")
 
-    def record_event(self, event: "PruningEvent") -> None:
-        """Take a pruning event's kept ids, summary entry, score rows and smoothing state."""
-        self.kept_ids = event.kept_ids.tolist()
-        self.events.append(event.record())
-        self.score_rows.append(event.score_rows())
-        if event.smoothing is not None:
-            self.smooth_mean, self.smooth_var = event.smoothing["mean"], event.smoothing["var"]
+    # Kept in another file: arrays in ARRAYS_FILE, rows in SCORES_FILE, kept ids derived from the rows.
+    _NOT_IN_JSON = _ARRAYS + ("score_rows", "kept_ids")
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)
-        plain = {k: v for k, v in asdict(self).items() if k not in self._ARRAYS and k != "score_rows"}
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._NOT_IN_JSON}
         (folder / STATE_FILE).write_text(json.dumps(plain))
         arrays = {k: getattr(self, k) for k in self._ARRAYS if getattr(self, k) is not None}
         np.savez(folder / ARRAYS_FILE, **arrays)
@@ -78,6 +72,9 @@ class RunState:
                 setattr(state, key, arrays[key])
         scores = pd.read_parquet(folder / SCORES_FILE)
         state.score_rows = [scores] if len(scores) else []
+        if len(scores):
+            last = scores[scores["event"] == scores["event"].max()]
+            state.kept_ids = sorted(int(i) for i in last.loc[last["kept"], "example_id"])
         return state
 
     def scores_frame(self) -> pd.DataFrame:

@@ -46,6 +46,12 @@ class PruningSchedule:
         """
         return 1 <= epoch and epoch + 1 < self.epochs and self.is_event(epoch + 1)
 
+    def checkpoint_after(self, epoch: int, every: int) -> bool:
+        """Whether the run checkpoints after this (0-based) epoch: every ``every`` epochs, after the
+        last epoch, and just before each pruning event (a failure in the event then loses no training)."""
+        last = epoch + 1 == self.epochs
+        return last or (epoch + 1) % every == 0 or self.is_event(epoch + 1)
+
     def event_epochs(self) -> list[int]:
         return [e for e in range(self.epochs) if self.is_event(e)]
 

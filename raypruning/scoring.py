@@ -152,9 +152,9 @@ class Examples:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, ids, device) -> dict[str, torch.Tensor]:
-        """The rows of ``ids`` collated and moved to ``device``."""
-        return to_device(collate([self.rows[i] for i in ids], self.pad_id), device)
+    def batch(self, ids, device, width: int | None = None) -> dict[str, torch.Tensor]:
+        """The rows of ``ids`` collated (padded to at least ``width``) and moved to ``device``."""
+        return to_device(collate([self.rows[i] for i in ids], self.pad_id, width), device)
 
 
 def to_device(batch: dict, device) -> dict:

@@ -132,3 +132,12 @@ def test_encode_task_encodes_every_split(tiny):
     out = encode_task(task, tiny, max_length=16)
     assert set(out) == {"train", "validation", "test"}
     assert out["test"][0]["slot_labels"][1:4] == [0, 0, 1]
+
+
+def test_collate_pads_to_a_wider_width_when_asked():
+    rows = [{"id": 0, "input_ids": [5, 6], "attention_mask": [1, 1], "label": 1},
+            {"id": 1, "input_ids": [7], "attention_mask": [1], "label": 0}]
+    assert collate(rows, 0)["input_ids"].shape == (2, 2)
+    batch = collate(rows, 0, width=5)
+    assert batch["input_ids"].tolist() == [[5, 6, 0, 0, 0], [7, 0, 0, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 0, 0, 0], [1, 0, 0, 0, 0]]

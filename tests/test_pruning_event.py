@@ -103,7 +103,7 @@ def test_run_state_takes_the_event(setup):
     examples, model = setup
     state = RunState()
     event = run_event(_cfg("pruning.smoothing=ema"), model, examples, state, epoch=1)
-    state.record_event(event)
+    event.record_into(state)
     assert state.kept_ids == event.kept_ids.tolist()
     assert state.events == [event.record()]
     np.testing.assert_array_equal(state.smooth_mean, event.scores)  # the first smoothed score is the score

@@ -93,3 +93,13 @@ def test_schedule_ideal_fraction():
     assert s.ideal_fraction() == pytest.approx((1 + 0.5 * 3) / 4)
     assert s.examples_per_epoch(100) == [100, 50, 50, 50]
     assert s.ideal_fraction(100) == pytest.approx(250 / 400)
+
+
+def test_checkpoints_every_k_epochs_and_always_before_events_and_at_the_end():
+    s = PruningSchedule(epochs=10, mode="dynamic", warmup_epochs=3, period_epochs=3, keep_fraction=0.5)
+    assert s.event_epochs() == [3, 6, 9]
+    assert [e for e in range(10) if s.checkpoint_after(e, 4)] == [2, 3, 5, 7, 8, 9]
+    assert [e for e in range(10) if s.checkpoint_after(e, 1)] == list(range(10))
+    full = PruningSchedule(epochs=5, mode="full", warmup_epochs=1, period_epochs=1, keep_fraction=1.0)
+    assert [e for e in range(5) if full.checkpoint_after(e, 100)] == [4]
+

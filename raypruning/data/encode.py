@@ -108,8 +108,8 @@ def align_slots(word_ids: list[int | None], slots: list[int]) -> list[int]:
     return tags
 
 
-def collate(rows: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Pad a list of encoded rows to the batch's longest row and stack them.
+def collate(rows: list[dict], pad_token_id: int, width: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad a list of encoded rows to the batch's longest row (or to ``width`` when longer) and stack them.
 
     Returns ``input_ids``, ``attention_mask`` and, when present,
     ``token_type_ids`` and ``slot_labels`` as ``[B, L]`` int64 tensors
@@ -117,7 +117,7 @@ def collate(rows: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
     ``label`` ``[B]`` int64, or float32 for regression; ``word_count`` int64
     ``[B]`` when present.
     """
-    width = max(len(row["input_ids"]) for row in rows)
+    width = max([len(row["input_ids"]) for row in rows] + [width or 0])
     batch: dict[str, torch.Tensor] = {}
     for key in ("input_ids", "attention_mask", "token_type_ids", "slot_labels"):
         if key not in rows[0]:
