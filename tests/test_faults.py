@@ -252,10 +252,12 @@ def test_two_studies_share_one_postgres_database(shared_database_studies):
     assert sorted(optuna.get_all_study_names(storage)) == ["calm", "killed"]
     for name in ("calm", "killed"):
         trials = optuna.load_study(study_name=name, storage=storage).trials
-        states = [t.state.name for t in trials]
-        assert states == ["COMPLETE"] * TRIALS, (name, states)
+        assert {t.state.name for t in trials} == {"COMPLETE"}, name
+        # The sampled trials carry their parameters; the fewer-epochs rows join them without.
+        sampled = [t for t in trials if t.params]
+        assert len(sampled) == TRIALS and len(trials) == s[name].table()[K.TRIAL_ID].nunique(), name
         table = _searched(s[name].table())
-        assert sorted(t.params["pruning.keep_fraction"] for t in trials) == sorted(table[K.KEEP]), name
+        assert sorted(t.params["pruning.keep_fraction"] for t in sampled) == sorted(table[K.KEEP]), name
         for f in ("study.json", "config.yaml"):
             assert "s3cret" not in (s[name].folder / f).read_text(), f
         assert "127.0.0.1" in json.loads((s[name].folder / "study.json").read_text())["optuna_storage"]
