@@ -26,9 +26,11 @@ from raypruning import pareto, report
 from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
 from raypruning.console import quiet_driver_console
 from raypruning.errors import InputError
-from raypruning.keys import OBJECTIVES, Method
+from raypruning.keys import OBJECTIVES
 from raypruning.search_space import full_key, grid_points, to_tune_space
-from raypruning.storage import StudyLocation, fetch, is_uri, locate
+from raypruning.storage import StudyLocation, fetch, locate
+from raypruning.study.baselines import baseline_points, epoch_baseline
+from raypruning.study.kept_models import drop_models
 from raypruning.study.layout import (
     BASELINES_DIR,
     CONFIG_FILE,
@@ -142,15 +144,6 @@ class TableSpec:
 
     def table(self, outcomes: list[TrialOutcome]) -> pd.DataFrame:
         return trials_table(records(outcomes, self.reference, self.base_config, self.epoch_curve), self.objectives)
-
-
-def epoch_baseline(cfg: Config) -> str:
-    """study.epoch_baseline with auto resolved: the curve is exact only with a constant learning rate."""
-    if cfg.study.epoch_baseline is False:
-        return "off"
-    if cfg.study.epoch_baseline != "auto":
-        return cfg.study.epoch_baseline
-    return "curve" if cfg.train.lr_schedule == "constant" and cfg.train.warmup_ratio == 0 else "runs"
 
 
 def _finished(outcomes: list[TrialOutcome]) -> int:
@@ -300,26 +293,6 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
     return table
 
 
-def baseline_points(cfg: Config, table: pd.DataFrame) -> list[dict]:
-    """The second experiment's trials: each study.baselines method at the front's tau, T and f
-    (so the front shows the method against its baselines), and with study.epoch_baseline
-    `runs` full data for k = 1..E-1 epochs (the equal-compute alternative to pruning)."""
-    settings = pareto.per_setting(table)
-    front = settings[settings[K.PARETO] & (settings[K.METHOD] == Method.DYNAMIC_EL2N.value)]
-    if front.empty:
-        front = settings[pareto.is_pruned(settings)].nsmallest(1, K.TOTAL_TIME)
-    chosen = front.drop_duplicates(K.KEEP).nsmallest(3, K.TOTAL_TIME)
-    points = []
-    for name in cfg.study.baselines:
-        for _, row in chosen.iterrows():
-            points.append({"pruning.warmup_epochs": int(row[K.WARMUP]), "pruning.period_epochs": int(row[K.PERIOD]),
-                           "pruning.keep_fraction": float(row[K.KEEP]), **Method(name).overrides()})
-    if epoch_baseline(cfg) == "runs":
-        points += [{**Method.FULL_EPOCHS.overrides(), "pruning.warmup_epochs": 0, "train.epochs": k}
-                   for k in range(1, cfg.train.epochs)]
-    return [{BASELINE_KEY: point} for point in points]
-
-
 def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, trainable, resume: bool,
                   callbacks: list) -> list:
     """Run (or finish) the study.baselines trials as a second Tune experiment. Returns its trials."""
@@ -340,36 +313,6 @@ def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, tra
                                           callbacks=callbacks),
         )
     return _outcomes(tuner.fit())
-
-
-def models_to_keep(table: pd.DataFrame, objs: dict, keep: str) -> set[str] | None:
-    """Trial ids whose run folders `keep_models` keeps (None: all of them)."""
-    if keep == "all":
-        return None
-    if keep == "none":
-        return set()
-    settings = pareto.per_setting(table)
-    has_model = (settings[K.METHOD] != Method.FULL_EPOCHS.value).to_numpy()
-    kept = set(settings[settings[K.PARETO] & has_model][K.TRIAL_ID].astype(str))
-    best = pareto.best_within_drop(settings, 1.0, pareto.time_column(objs), among=has_model)
-    return kept | ({str(best[K.TRIAL_ID])} if best is not None else set())
-
-
-def drop_models(runs: str, table: pd.DataFrame, objs: dict, keep: str) -> int:
-    """Remove the run folders (checkpoints) of trials `keep_models` does not keep. Returns how many."""
-    import pyarrow.fs
-
-    kept = models_to_keep(table, objs, keep)
-    if kept is None:
-        return 0
-    fs, base = pyarrow.fs.FileSystem.from_uri(runs) if is_uri(runs) else (pyarrow.fs.LocalFileSystem(), runs)
-    removed = 0
-    for info in fs.get_file_info(pyarrow.fs.FileSelector(base, allow_not_found=True)):
-        trial_id = info.base_name.removeprefix("trial-").split("-seed")[0]
-        if info.type == pyarrow.fs.FileType.Directory and info.base_name.startswith("trial-") and trial_id not in kept:
-            fs.delete_dir(info.path)
-            removed += 1
-    return removed
 
 
 def _first_error(grid) -> str:

@@ -1,11 +1,13 @@
-"""The study driver's pure decisions: baselines at the front, the epoch baseline, which models stay."""
+"""The study's pure decisions: baselines at the front, the epoch baseline, the reference point, which models stay."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from raypruning.config import load_config
-from raypruning.study.driver import baseline_points, drop_models, epoch_baseline, reference_point
+from raypruning.study.baselines import baseline_points, epoch_baseline
+from raypruning.study.driver import reference_point
+from raypruning.study.kept_models import drop_models
 from raypruning.study.trials import BASELINE_KEY
 
 OBJ = {"score": "max", "total_time_s": "min"}
