@@ -151,7 +151,7 @@ def test_regression_head_matches():
 
 def test_bad_folders_exit_2_with_one_line(tmp_path, capsys):
     assert main(["export", str(tmp_path), "--output", str(tmp_path / "out")]) == 2
-    assert "no summary.json" in capsys.readouterr().err
+    assert "no checkpoint with model.pt" in capsys.readouterr().err
     assert main(["predict", str(tmp_path), "some text"]) == 2
     assert "raypruning export" in capsys.readouterr().err
     with pytest.raises(SystemExit):
