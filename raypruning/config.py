@@ -103,6 +103,7 @@ class TrainConfig:
     # Epochs between checkpoints; the last epoch and every epoch just before a pruning event
     # checkpoint regardless. Every epoch is reported either way.
     checkpoint_every: int = 1
+    compile: bool = False  # torch.compile the encoder (pays off on GPU; the first steps compile)
 
 
 @dataclass(frozen=True)

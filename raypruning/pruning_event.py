@@ -25,7 +25,7 @@ from raypruning.forgetting import forgetting_scores
 from raypruning.keys import SCORE_COLUMNS
 from raypruning.run_state import RunState
 from raypruning.score_table import Worker, all_reduce_scores, shard_ids
-from raypruning.scoring import Examples, score_examples
+from raypruning.scoring import Examples, Precision, score_examples
 from raypruning.seeds import SeedStream, generator
 from raypruning.selection import select_random, select_top, smooth
 
@@ -126,7 +126,8 @@ def _forward_scores(cfg: Config, model, examples: Examples, reused: np.ndarray |
         by_length = by_length[np.isnan(reused[by_length])]
     mine = shard_ids(by_length, worker.rank, worker.world_size)
     local = score_examples(model, examples, mine, score=cfg.pruning.score, combine=cfg.pruning.joint_combine,
-                           batch_size=cfg.train.eval_batch_size, device=worker.device)
+                           batch_size=cfg.train.eval_batch_size, device=worker.device,
+                           precision=Precision.of(cfg.train.precision, worker.device))
     scores = all_reduce_scores(mine, local, len(examples), worker.device)
     if reused is not None:
         scores = np.where(np.isnan(reused), scores, reused)
