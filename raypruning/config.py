@@ -32,6 +32,7 @@ SMOOTHING = ("none", "ema", "ucb")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 BATCHINGS = ("length", "random")
+BUDGETS = ("examples", "tokens")
 SAMPLERS = ("tpe", "nsga2", "random", "grid")
 EVAL_SPLITS = ("validation", "test")
 SYNTHETIC_TASKS = ("joint", "sentence")
@@ -124,6 +125,9 @@ class PruningConfig:
     smoothing: str = "none"  # none, ema, or ucb (ema + c * ew-std bonus)
     ema_alpha: float = 0.8  # weight of the previous smoothed score
     ucb_c: float = 1.0  # std bonus weight for ucb
+    # What keep_fraction, offset and explore count: examples, or tokens (keep the top examples
+    # until they hold keep_fraction of the training tokens; ideal_fraction is then in tokens too)
+    budget: str = "examples"
 
 
 @dataclass(frozen=True)
@@ -408,6 +412,7 @@ def _check_ranges(cfg: Config, check_space: bool = True) -> list[str]:
     choice("pruning.score", pr.score, SCORES)
     choice("pruning.joint_combine", pr.joint_combine, JOINT_COMBINE)
     choice("pruning.smoothing", pr.smoothing, SMOOTHING)
+    choice("pruning.budget", pr.budget, BUDGETS)
     at_least("pruning.warmup_epochs", pr.warmup_epochs, 0)
     at_least("pruning.period_epochs", pr.period_epochs, 1)
     if not 0.0 < pr.keep_fraction <= 1.0:
