@@ -28,9 +28,9 @@ from raypruning.errors import InputError
 from raypruning.search_space import RANGE_KINDS
 # The accepted values of each choice key live with the checks; imported here for the
 # field comments below and for the modules that read them from the config.
-from raypruning.validate import (BATCHINGS, DATA_FORMATS, EVAL_SPLITS, JOINT_COMBINE,  # noqa: F401
-                                 LR_SCHEDULES, PLACEMENT_STRATEGIES, PRECISIONS, PRUNING_MODES, SAMPLERS, SCORES,
-                                 SMOOTHING, SYNTHETIC_TASKS, Problem, covered, raise_problems, run_problems, study_problems)
+from raypruning.validate import (BATCHINGS, BUDGETS, DATA_FORMATS, EVAL_SPLITS, JOINT_COMBINE,  # noqa: F401
+                                 LR_SCHEDULES, PLACEMENT_STRATEGIES, PRECISIONS, PRUNING_MODES, SAMPLERS,
+                                 SCORES, SMOOTHING, SYNTHETIC_TASKS, Problem, covered, raise_problems, run_problems, study_problems)
 
 # Keys of DataConfig that only one family of formats reads; an override of
 # data.format resets the ones the new format does not use.
@@ -101,6 +101,7 @@ class TrainConfig:
     # Epochs between checkpoints; the last epoch and every epoch just before a pruning event
     # checkpoint regardless. Every epoch is reported either way.
     checkpoint_every: int = 1
+    compile: bool = False  # torch.compile the encoder (pays off on GPU; the first steps compile)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class PruningConfig:
     smoothing: str = "none"  # none, ema, or ucb (ema + c * ew-std bonus)
     ema_alpha: float = 0.8  # weight of the previous smoothed score
     ucb_c: float = 1.0  # std bonus weight for ucb
+    # What keep_fraction, offset and explore count: examples, or tokens (keep the top examples
+    # until they hold keep_fraction of the training tokens; ideal_fraction is then in tokens too)
+    budget: str = "examples"
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,21 @@ import torch.distributed as dist
 from raypruning.data.encode import collate
 from raypruning.data.schema import JOINT, REGRESSION, TaskData
 from raypruning.metrics import compute_metrics, primary_metric
-from raypruning.scoring import IGNORE
+from raypruning.scoring import IGNORE, Precision, to_device
 
 
 @torch.inference_mode()
-def predict(core, rows: list[dict], kind: str, pad_id: int, batch_size: int, device) -> dict[int, tuple]:
+def predict(core, rows: list[dict], kind: str, pad_id: int, batch_size: int, device,
+            precision: Precision = Precision()) -> dict[int, tuple]:
     """Predictions for rows: id -> (prediction, word-level slot predictions or None)."""
     was_training = core.training
     core.eval()
     out: dict[int, tuple] = {}
     for start in range(0, len(rows), batch_size):
         chunk = rows[start: start + batch_size]
-        batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
-        outputs = core(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        batch = to_device(collate(chunk, pad_id), device)
+        with precision.autocast(device):
+            outputs = core(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
         logits = outputs["logits"].float()
         preds = logits.view(-1).cpu().numpy() if kind == REGRESSION else logits.argmax(-1).cpu().numpy()
         slot_preds = outputs["slot_logits"].argmax(-1).cpu().numpy() if kind == JOINT else None
@@ -41,10 +43,11 @@ def predict(core, rows: list[dict], kind: str, pad_id: int, batch_size: int, dev
 
 
 def predict_all(core, rows: list[dict], kind: str, pad_id: int, batch_size: int, device,
-                rank: int = 0, world_size: int = 1) -> list[tuple]:
+                rank: int = 0, world_size: int = 1, precision: Precision = Precision()) -> list[tuple]:
     """Predictions for every row, in the rows' order; each worker predicts a length-sorted shard."""
     by_length = sorted(range(len(rows)), key=lambda i: rows[i]["length"])
-    mine = predict(core, [rows[i] for i in by_length[rank::world_size]], kind, pad_id, batch_size, device)
+    mine = predict(core, [rows[i] for i in by_length[rank::world_size]], kind, pad_id, batch_size, device,
+                   precision)
     if world_size > 1 and dist.is_initialized():
         gathered: list = [None] * world_size
         dist.all_gather_object(gathered, mine)
@@ -54,9 +57,9 @@ def predict_all(core, rows: list[dict], kind: str, pad_id: int, batch_size: int,
 
 
 def evaluate(core, rows: list[dict], task: TaskData, pad_id: int, batch_size: int, device,
-             rank: int = 0, world_size: int = 1) -> dict:
+             rank: int = 0, world_size: int = 1, precision: Precision = Precision()) -> dict:
     """Metrics on rows. Returns {"name": primary metric, "score": its value, "all": every metric}."""
-    by_id = predict_all(core, rows, task.kind, pad_id, batch_size, device, rank, world_size)
+    by_id = predict_all(core, rows, task.kind, pad_id, batch_size, device, rank, world_size, precision)
     references = np.array([r["label"] for r in rows])
     if task.kind == JOINT:
         # Word-level references: slot tags of words whose first sub-token survived truncation.

@@ -6,6 +6,7 @@ and selection are pure functions of that table and a seeded generator, so the
 kept ids agree with no further communication. Without a process group (one
 worker, or a test) the all-reduce is the identity.
 
+The kept fraction counts examples or, with ``pruning.budget: tokens``, tokens.
 Selection is ``top`` (the highest smoothed scores, see `select_top`) unless it
 is ``random``, for one of two reasons the event records: the score *is*
 ``random`` (random dynamic pruning, a baseline), or the event comes before any
@@ -25,9 +26,9 @@ from raypruning.forgetting import forgetting_scores
 from raypruning.keys import SCORE_COLUMNS
 from raypruning.run_state import RunState
 from raypruning.score_table import Worker, all_reduce_scores, shard_ids
-from raypruning.scoring import Examples, score_examples
+from raypruning.scoring import Examples, Precision, score_examples
 from raypruning.seeds import SeedStream, generator
-from raypruning.selection import select_random, select_top, smooth
+from raypruning.selection import select_random, select_random_tokens, select_top, select_top_tokens, smooth
 
 
 class Selection(str, Enum):
@@ -108,10 +109,12 @@ def run_event(cfg: Config, model, examples: Examples, state: RunState, epoch: in
     index = len(state.events)
     rng = generator(cfg.train.seed, SeedStream.SELECTION, index)
     reason = random_because(p.score, epoch)
+    tokens = p.budget == "tokens"
     if reason is not None:
         scores = rng.random(n)
-        return PruningEvent(epoch, index, scores, select_random(n, p.keep_fraction, rng), 0,
-                            Selection.RANDOM, reason, None)
+        kept = (select_random_tokens(examples.lengths, p.keep_fraction, rng) if tokens
+                else select_random(n, p.keep_fraction, rng))
+        return PruningEvent(epoch, index, scores, kept, 0, Selection.RANDOM, reason, None)
     if p.score == "forgetting":
         scores = forgetting_scores(state.last_correct, state.forgets, n, never_learned=cfg.train.epochs + 1.0)
         rescored = 0
@@ -119,7 +122,10 @@ def run_event(cfg: Config, model, examples: Examples, state: RunState, epoch: in
         scores, rescored = _forward_scores(cfg, model, examples, state.train_scores, worker)
     previous = None if state.smooth_mean is None else {"mean": state.smooth_mean, "var": state.smooth_var}
     selected_on, smoothing = smooth(scores, previous, p.smoothing, p.ema_alpha, p.ucb_c)
-    kept = select_top(selected_on, p.keep_fraction, rng, p.offset, p.explore)
+    if tokens:
+        kept = select_top_tokens(selected_on, examples.lengths, p.keep_fraction, rng, p.offset, p.explore)
+    else:
+        kept = select_top(selected_on, p.keep_fraction, rng, p.offset, p.explore)
     return PruningEvent(epoch, index, scores, kept, rescored, Selection.TOP, None, smoothing)
 
 
@@ -134,7 +140,8 @@ def _forward_scores(cfg: Config, model, examples: Examples, reused: np.ndarray |
         by_length = by_length[np.isnan(reused[by_length])]
     mine = shard_ids(by_length, worker.rank, worker.world_size)
     local = score_examples(model, examples, mine, score=cfg.pruning.score, combine=cfg.pruning.joint_combine,
-                           batch_size=cfg.train.eval_batch_size, device=worker.device)
+                           batch_size=cfg.train.eval_batch_size, device=worker.device,
+                           precision=Precision.of(cfg.train.precision, worker.device))
     scores = all_reduce_scores(mine, local, len(examples), worker.device)
     if reused is not None:
         scores = np.where(np.isnan(reused), scores, reused)

@@ -41,7 +41,7 @@ from raypruning.pruning_event import PruningEvent, run_event
 from raypruning.run_state import MODEL_FILE, OPTIMIZER_FILE, SUMMARY_FILE, RunState
 from raypruning.schedule import PruningSchedule
 from raypruning.score_table import Worker, all_reduce_scores
-from raypruning.scoring import FORWARD_SCORES, Examples, batch_scores, correct, training_loss
+from raypruning.scoring import FORWARD_SCORES, Examples, Precision, batch_scores, correct, training_loss
 from raypruning.seeds import SeedStream, derive_seed, generator
 
 
@@ -64,20 +64,35 @@ def train_loop_per_worker(loop_config: dict) -> None:
         recipe.report(epoch, loss, metrics)
 
 
-@dataclass(frozen=True)
-class Precision:
-    """Mixed precision on CUDA (bf16 by default, fp16 with a gradient scaler); fp32 elsewhere."""
+class StepTimer:
+    """Seconds spent in timed sections: CUDA events on a GPU, read once per epoch so that timing
+    adds no synchronisation per step; a wall clock elsewhere."""
 
-    enabled: bool
-    dtype: torch.dtype
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.seconds = 0.0
+        self._events: list = []
 
-    @classmethod
-    def of(cls, cfg: Config, device: torch.device) -> "Precision":
-        enabled = device.type == "cuda" and cfg.train.precision in ("auto", "bf16", "fp16")
-        return cls(enabled, torch.float16 if cfg.train.precision == "fp16" else torch.bfloat16)
+    @contextlib.contextmanager
+    def section(self):
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+            self._events.append((start, end))
+        else:
+            start = time.perf_counter()
+            yield
+            self.seconds += time.perf_counter() - start
 
-    def autocast(self, device: torch.device):
-        return torch.autocast(device.type, dtype=self.dtype, enabled=self.enabled)
+    def total(self) -> float:
+        """Every section's seconds so far (on CUDA this waits for the device once)."""
+        if self._events:
+            self._events[-1][1].synchronize()
+            self.seconds += sum(s.elapsed_time(e) for s, e in self._events) / 1000.0
+            self._events = []
+        return self.seconds
 
 
 @dataclass
@@ -107,14 +122,20 @@ class Recipe:
         self.test_rows = encoded[self.task.test_split].to_list() if self.task.test_split else None
         self.schedule = PruningSchedule.from_config(cfg)
 
+        cuda = worker.device.type == "cuda"
+        if cuda:  # TF32 matmuls: float32 weights, tensor-core speed
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         model = build_model(cfg.model, self.task.kind, self.task.num_labels, len(self.task.slot_labels),
                             vocab_size=len(tokenizer), seed=cfg.train.seed)
+        if cfg.train.compile:
+            model.encoder.compile()  # in place: state-dict keys, and so checkpoints, stay as they are
         self.model = ray.train.torch.prepare_model(model)  # on the device; DDP-wrapped with several workers
         self.core = self.model.module if hasattr(self.model, "module") else self.model
         self.optimizer = torch.optim.AdamW(self.core.parameters(), lr=cfg.train.lr,
-                                           weight_decay=cfg.train.weight_decay)
+                                           weight_decay=cfg.train.weight_decay, fused=cuda or None)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg, self._total_steps()))
-        self.precision = Precision.of(cfg, worker.device)
+        self.precision = Precision.of(cfg.train.precision, worker.device)
         self.grad_scaler = torch.amp.GradScaler("cuda", enabled=self.precision.enabled
                                                 and self.precision.dtype == torch.float16)
         self.state = RunState()
@@ -194,31 +215,27 @@ class Recipe:
         # Every rank draws the same plan and trains its slice of each global batch.
         plan = plan_batches(kept, self.train_set.lengths, cfg.train.batch_size, worker.world_size,
                             generator(cfg.train.seed, SeedStream.BATCHES, epoch), cfg.train.batching)
-        total_loss, batches, step_time, score_time = 0.0, 0, 0.0, 0.0
+        # Everything per step stays on the device (loss sum, ids, correctness, scores) and is read
+        # once after the epoch, so the host never waits for a step to finish.
+        steps, scoring = StepTimer(worker.device), StepTimer(worker.device)
+        total_loss = torch.zeros((), dtype=torch.float64, device=worker.device)
         seen_ids, seen_correct, seen_scores = [], [], []
         for global_batch in plan:
             batch = self.train_set.batch(global_batch.shard(worker.rank, worker.world_size), worker.device,
                                          width=global_batch.width)
-            start = time.perf_counter()
-            outputs, loss = self._step(batch)
-            if worker.device.type == "cuda":
-                torch.cuda.synchronize()
-            step_time += time.perf_counter() - start
-            total_loss += float(loss.detach())
-            batches += 1
+            with steps.section():
+                outputs, loss = self._step(batch)
+            total_loss += loss.detach()
             if track_correct or track_scores:
-                seen_ids.append(batch["id"].cpu().numpy())
+                seen_ids.append(batch["id"])
             if track_correct:
-                seen_correct.append(correct(outputs, batch, kind).cpu().numpy())
+                seen_correct.append(correct(outputs, batch, kind))
             if track_scores:
-                start = time.perf_counter()
-                with torch.no_grad():
+                with scoring.section(), torch.no_grad():
                     p = cfg.pruning
-                    seen_scores.append(batch_scores(outputs, batch, kind, p.score, p.joint_combine)
-                                       .double().cpu().numpy())
-                score_time += time.perf_counter() - start
-        return TrainedEpoch(total_loss / max(1, batches), step_time, score_time, _joined(seen_ids),
-                            _joined(seen_correct), _joined(seen_scores))
+                    seen_scores.append(batch_scores(outputs, batch, kind, p.score, p.joint_combine).double())
+        return TrainedEpoch(float(total_loss) / max(1, len(plan)), steps.total(), scoring.total(),
+                            _joined(seen_ids), _joined(seen_correct), _joined(seen_scores))
 
     def _step(self, batch: dict) -> tuple[dict, torch.Tensor]:
         """One optimizer step on a batch. Returns the model outputs and the loss."""
@@ -241,7 +258,7 @@ class Recipe:
         """Metrics on the evaluation split (or on the given rows), outside the timed training."""
         w = self.worker
         return evaluate(self.core, self.eval_rows if rows is None else rows, self.task, self.train_set.pad_id,
-                        self.cfg.train.eval_batch_size, w.device, w.rank, w.world_size)
+                        self.cfg.train.eval_batch_size, w.device, w.rank, w.world_size, self.precision)
 
     def test_score(self, epoch: int) -> float | None:
         """The test split's score after the last epoch, and after every epoch of a full-data run."""
@@ -314,8 +331,8 @@ class Recipe:
             ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
-def _joined(parts: list[np.ndarray]) -> np.ndarray | None:
-    return np.concatenate(parts) if parts else None
+def _joined(parts: list[torch.Tensor]) -> np.ndarray | None:
+    return torch.cat(parts).cpu().numpy() if parts else None
 
 
 def _load_and_encode(cfg: Config):

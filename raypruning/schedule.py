@@ -20,11 +20,12 @@ class PruningSchedule:
     warmup_epochs: int  # tau
     period_epochs: int  # T
     keep_fraction: float  # f
+    budget: str = "examples"  # what f counts: examples or tokens
 
     @classmethod
     def from_config(cls, cfg) -> "PruningSchedule":
         return cls(cfg.train.epochs, cfg.pruning.mode, cfg.pruning.warmup_epochs,
-                   cfg.pruning.period_epochs, cfg.pruning.keep_fraction)
+                   cfg.pruning.period_epochs, cfg.pruning.keep_fraction, cfg.pruning.budget)
 
     @property
     def prunes(self) -> bool:
@@ -56,14 +57,19 @@ class PruningSchedule:
         return [e for e in range(self.epochs) if self.is_event(e)]
 
     def examples_per_epoch(self, num_examples: int) -> list[int]:
-        """Examples trained in each epoch."""
+        """Examples trained in each epoch (with a token budget an estimate: f of the examples,
+        since how many examples fill f of the tokens depends on which are kept)."""
         k = num_kept(num_examples, self.keep_fraction)
         pruned = self.prunes
         return [num_examples if (not pruned or e < self.warmup_epochs) else k for e in range(self.epochs)]
 
     def ideal_fraction(self, num_examples: int | None = None) -> float:
-        """Training work relative to full data: (tau + f (E - tau)) / E (exact counts when N is given)."""
-        if num_examples:
+        """Training work relative to full data: (tau + f (E - tau)) / E.
+
+        With an example budget and N given, exact example counts (f N rounded); with a token
+        budget the work is counted in tokens, of which each pruned epoch trains the share f.
+        """
+        if num_examples and self.budget == "examples":
             return sum(self.examples_per_epoch(num_examples)) / (self.epochs * num_examples)
         if not self.prunes:
             return 1.0

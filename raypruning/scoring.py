@@ -158,13 +158,37 @@ class Examples:
 
 
 def to_device(batch: dict, device) -> dict:
-    """Move a collated batch to ``device`` (non-blocking: overlaps with compute from pinned memory)."""
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    """Move a collated batch to ``device``; on CUDA through pinned memory, so the copy does not block."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return {k: v.to(device) for k, v in batch.items()}
+    return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How forward passes run: autocast to bf16 (or fp16) on CUDA, fp32 elsewhere.
+
+    Training, scoring and evaluation use the same precision; scores and losses
+    are computed from float32 copies of the logits either way.
+    """
+
+    enabled: bool = False
+    dtype: torch.dtype = torch.bfloat16
+
+    @classmethod
+    def of(cls, precision: str, device) -> "Precision":
+        """From ``train.precision`` (auto, no, bf16, fp16) and the device: only CUDA autocasts."""
+        enabled = torch.device(device).type == "cuda" and precision in ("auto", "bf16", "fp16")
+        return cls(enabled, torch.float16 if precision == "fp16" else torch.bfloat16)
+
+    def autocast(self, device):
+        return torch.autocast(torch.device(device).type, dtype=self.dtype, enabled=self.enabled)
 
 
 @torch.inference_mode()
 def score_examples(model, examples: Examples, ids: np.ndarray, *, score: str, combine: str = "norm",
-                   batch_size: int, device) -> np.ndarray:
+                   batch_size: int, device, precision: Precision = Precision()) -> np.ndarray:
     """The named score of each id in ``ids`` (in that order), in eval mode without gradients.
 
     Args:
@@ -175,18 +199,19 @@ def score_examples(model, examples: Examples, ids: np.ndarray, *, score: str, co
         combine: how a joint task combines intent and slot errors.
         batch_size: rows per forward pass.
         device: where the model lives.
+        precision: autocast for the forward passes (as in training).
 
     Returns:
         float64 scores, one per id.
     """
     was_training = model.training
     model.eval()
-    out = np.empty(len(ids), dtype=np.float64)
+    parts = []
     for start in range(0, len(ids), batch_size):
-        chunk = ids[start: start + batch_size]
-        batch = examples.batch(chunk, device)
-        outputs = model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-        scores = batch_scores(outputs, batch, examples.kind, score, combine)
-        out[start: start + len(chunk)] = scores.double().cpu().numpy()
+        batch = examples.batch(ids[start: start + batch_size], device)
+        with precision.autocast(device):
+            outputs = model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        parts.append(batch_scores(outputs, batch, examples.kind, score, combine).double())
     model.train(was_training)
-    return out
+    # One copy back at the end: no per-batch synchronisation with the device.
+    return torch.cat(parts).cpu().numpy() if parts else np.empty(0, dtype=np.float64)

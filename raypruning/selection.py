@@ -5,6 +5,11 @@ an optional offset skips the very top (likely mislabelled) share first, and
 an optional explore share of the budget goes to random other examples.
 Ties are broken by a seeded random permutation so that equal scores do not
 favour low ids.
+
+The budget is counted in examples (`select_top`, `select_random`) or in tokens
+(`select_top_tokens`, `select_random_tokens`): with tokens, examples are taken
+in rank order until they hold the kept fraction of all the training tokens, so
+a long example costs its length.
 """
 
 from __future__ import annotations
@@ -40,6 +45,53 @@ def select_top(scores: np.ndarray, keep_fraction: float, rng: np.random.Generato
     rest = np.concatenate([order[:skip], order[skip + greedy:]])
     explored = rng.choice(rest, size=k - greedy, replace=False)
     return np.sort(np.concatenate([top, explored]))
+
+
+def _ranked(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Ids by descending score, NaN last, ties in a seeded random order."""
+    tiebreak = rng.permutation(len(scores))
+    key = np.where(np.isnan(scores), -np.inf, scores)
+    return np.lexsort((tiebreak, -key))
+
+
+def _filling(lengths_in_order: np.ndarray, budget: float) -> int:
+    """How many leading examples it takes for their tokens to reach budget (0 for no budget)."""
+    if budget <= 0 or len(lengths_in_order) == 0:
+        return 0
+    return min(len(lengths_in_order), int(np.searchsorted(np.cumsum(lengths_in_order), budget)) + 1)
+
+
+def select_top_tokens(scores: np.ndarray, lengths: np.ndarray, keep_fraction: float, rng: np.random.Generator,
+                      offset: float = 0.0, explore: float = 0.0) -> np.ndarray:
+    """Like `select_top` with a token budget: ids sorted ascending.
+
+    Skips the top-ranked examples holding the offset share of all tokens, then
+    keeps examples in rank order until they hold (1 - explore) * keep_fraction
+    of all tokens, then random other examples until the kept ones hold
+    keep_fraction of all tokens. Each share is reached or just passed by its
+    last example; at least one example is kept.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = float(lengths.sum())
+    budget = keep_fraction * total
+    order = _ranked(scores, rng)
+    skip = _filling(lengths[order], offset * total) if offset > 0 else 0
+    greedy = max(1, _filling(lengths[order[skip:]], (1.0 - explore) * budget)) if explore < 1 else 0
+    top = order[skip: skip + greedy]
+    rest = np.concatenate([order[:skip], order[skip + greedy:]])
+    if explore <= 0 or len(rest) == 0:
+        return np.sort(top)
+    shuffled = rng.permutation(rest)
+    explored = shuffled[: _filling(lengths[shuffled], budget - lengths[top].sum())]
+    kept = np.concatenate([top, explored])
+    return np.sort(kept if len(kept) else shuffled[:1])
+
+
+def select_random_tokens(lengths: np.ndarray, keep_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random subset holding keep_fraction of all tokens (at least one example), sorted."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = rng.permutation(len(lengths))
+    return np.sort(order[: max(1, _filling(lengths[order], keep_fraction * float(lengths.sum())))])
 
 
 def select_random(num_examples: int, keep_fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -111,3 +111,15 @@ def test_run_state_takes_the_event(setup):
     assert list(rows.columns) == list(SCORE_COLUMNS) and len(rows) == N
     assert rows["kept"].sum() == len(event.kept_ids)
     pd.testing.assert_series_equal(rows["score"], pd.Series(event.scores, name="score"))
+
+
+def test_a_token_budget_keeps_the_top_examples_until_they_hold_the_share_of_tokens(setup):
+    examples, model = setup
+    event = run_event(_cfg("pruning.budget=tokens"), model, examples, RunState(), epoch=1)
+    lengths = examples.lengths
+    budget = 0.25 * lengths.sum()
+    assert budget <= lengths[event.kept_ids].sum() < budget + lengths.max()
+    by_score = np.argsort(-event.scores, kind="stable")
+    assert sorted(by_score[: len(event.kept_ids)].tolist()) == event.kept_ids.tolist()
+    at_random = run_event(_cfg("pruning.budget=tokens", "pruning.score=random"), model, examples, RunState(), 1)
+    assert budget <= lengths[at_random.kept_ids].sum() < budget + lengths.max()

@@ -72,3 +72,30 @@ def test_correct_joint_needs_every_slot(joint_batch):
 def test_batch_scores_rejects_history_scores():
     with pytest.raises(ValueError):
         batch_scores({"logits": torch.zeros(1, 2)}, {"label": torch.tensor([0])}, CLASSIFICATION, "forgetting", "norm")
+
+
+def test_precision_autocasts_only_on_cuda():
+    from raypruning.scoring import Precision
+
+    assert not Precision.of("auto", "cpu").enabled
+    assert Precision.of("auto", "cuda").enabled and Precision.of("auto", "cuda").dtype == torch.bfloat16
+    assert Precision.of("fp16", "cuda").dtype == torch.float16
+    assert not Precision.of("no", "cuda").enabled
+    with Precision.of("auto", "cpu").autocast("cpu"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_bf16_scores_match_fp32_scores_on_cuda():
+    from raypruning.scoring import Precision, to_device
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(16, 4).cuda()
+    batch = to_device({"x": torch.randn(32, 16), "label": torch.randint(0, 4, (32,))}, "cuda")
+    assert batch["x"].is_cuda
+    with Precision.of("auto", "cuda").autocast("cuda"):
+        low = el2n({"logits": layer(batch["x"])}, batch, CLASSIFICATION)
+    full = el2n({"logits": layer(batch["x"])}, batch, CLASSIFICATION)
+    assert low.dtype == torch.float32  # scores come from float32 copies of the logits
+    torch.testing.assert_close(low, full, atol=2e-2, rtol=2e-2)

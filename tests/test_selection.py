@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from raypruning.schedule import PruningSchedule
-from raypruning.selection import num_kept, select_random, select_top, smooth
+from raypruning.selection import (num_kept, select_random, select_random_tokens, select_top, select_top_tokens,
+                                  smooth)
 
 
 def test_select_top_keeps_highest_scores():
@@ -103,3 +104,45 @@ def test_checkpoints_every_k_epochs_and_always_before_events_and_at_the_end():
     full = PruningSchedule(epochs=5, mode="full", warmup_epochs=1, period_epochs=1, keep_fraction=1.0)
     assert [e for e in range(5) if full.checkpoint_after(e, 100)] == [4]
 
+
+def test_token_budget_equals_example_budget_when_lengths_are_equal():
+    scores = np.random.default_rng(5).random(200)
+    lengths = np.full(200, 12)
+    by_tokens = select_top_tokens(scores, lengths, 0.3, np.random.default_rng(1))
+    assert by_tokens.tolist() == select_top(scores, 0.3, np.random.default_rng(1)).tolist()
+
+
+def test_token_budget_keeps_top_examples_until_their_tokens_fill_it():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    lengths = np.array([50, 10, 10, 10, 10, 10])  # 100 tokens; f = 0.6 -> 60 tokens
+    assert select_top_tokens(scores, lengths, 0.6, np.random.default_rng(0)).tolist() == [0, 1]
+    assert select_top_tokens(scores, lengths, 0.65, np.random.default_rng(0)).tolist() == [0, 1, 2]  # passes 65
+    # Offset in tokens: skipping 50% of the tokens skips exactly the long hardest example.
+    assert select_top_tokens(scores, lengths, 0.3, np.random.default_rng(0), offset=0.5).tolist() == [1, 2, 3]
+
+
+def test_token_budget_with_exploration_fills_the_whole_budget():
+    rng = np.random.default_rng(0)
+    scores, lengths = rng.random(500), rng.integers(5, 60, size=500)
+    budget = 0.25 * lengths.sum()
+    kept = select_top_tokens(scores, lengths, 0.25, np.random.default_rng(2), explore=0.4)
+    assert len(set(kept.tolist())) == len(kept)
+    assert budget <= lengths[kept].sum() < budget + lengths.max()
+    order = np.argsort(-scores)
+    greedy = int(np.searchsorted(np.cumsum(lengths[order]), 0.6 * budget)) + 1  # the greedy 60% of the budget
+    assert set(order[:greedy].tolist()) <= set(kept.tolist())
+    assert len(kept) > greedy + 5  # and the rest went to other examples
+
+
+def test_random_token_budget():
+    lengths = np.random.default_rng(0).integers(5, 60, size=300)
+    kept = select_random_tokens(lengths, 0.5, np.random.default_rng(4))
+    assert 0.5 * lengths.sum() <= lengths[kept].sum() < 0.5 * lengths.sum() + lengths.max()
+    assert kept.tolist() == select_random_tokens(lengths, 0.5, np.random.default_rng(4)).tolist()
+
+
+def test_ideal_fraction_with_a_token_budget_is_counted_in_tokens():
+    s = PruningSchedule(epochs=4, mode="dynamic", warmup_epochs=1, period_epochs=1, keep_fraction=0.33,
+                        budget="tokens")
+    assert s.ideal_fraction(100) == pytest.approx((1 + 0.33 * 3) / 4)  # not the rounded 33-example count
+    assert PruningSchedule(4, "dynamic", 1, 1, 0.33).ideal_fraction(100) == pytest.approx((100 + 3 * 33) / 400)
