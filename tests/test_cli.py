@@ -242,3 +242,30 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(capsys):
     _refused(["train", QUICKSTART, "--address", "127.0.0.1:1"], capsys, "--address 127.0.0.1:1",
              "no Ray cluster answers there")
     assert time.monotonic() - start < 30
+
+
+def test_a_study_at_an_unreachable_ray_address_is_one_line(tmp_path, capsys):
+    results = tmp_path / "results"
+    _refused(["study", QUICKSTART, f"study.storage_path={results}", "--address", "127.0.0.1:2"], capsys,
+             "--address 127.0.0.1:2", "no Ray cluster answers there")
+    assert not results.exists()
+
+
+@pytest.mark.slow  # starts a local Ray instance to count its CPUs
+def test_more_workers_than_the_local_cluster_holds_are_refused(tmp_path, capsys):
+    import ray
+
+    started_here = not ray.is_initialized()  # the session's shared instance stays up for later tests
+    try:
+        _refused_after_ray(["train", QUICKSTART, "scaling.num_workers=64", "--output", str(tmp_path / "run")],
+                           capsys, "key 'scaling.num_workers'", "64 worker(s) need 64 CPU")
+    finally:
+        if started_here:
+            ray.shutdown()
+    assert not (tmp_path / "run").exists()
+
+
+def _refused_after_ray(argv, capsys, *words) -> None:
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), lines
