@@ -53,7 +53,7 @@ def test_submitted_study_completes_on_two_nodes(cluster, tmp_path, capsys):
     capsys.readouterr()
     assert main(["best", str(folder), "--max-drop", "100", "--json"]) == 0
     best = json.loads(capsys.readouterr().out)
-    assert best["trial"]["trial_id"] in set(df["trial_id"])
+    assert best["trial"]["trial_id"] in set(pd.read_parquet(folder / "trials.parquet")["trial_id"])
     assert "config" in best
 
     # Every trial's worker group spans both nodes: each placement group holds one worker per node.
