@@ -166,8 +166,9 @@ class Recipe:
     def _soft_selection(self, epoch: int) -> SoftSelection:
         """This epoch's soft selection; the same on every worker (same table, same seeded draw)."""
         p = self.cfg.pruning
+        rng = generator(self.cfg.train.seed, SeedStream.SOFT, epoch)
         return SoftSelection.choose(epoch, self.state.soft_scores, self.num_examples, self.cfg.train.epochs,
-                                    p.prune_ratio, p.anneal_fraction, generator(self.cfg.train.seed, SeedStream.SOFT, epoch))
+                                    p.prune_ratio, p.anneal_fraction, rng)
 
     def kept_ids(self) -> np.ndarray:
         return np.arange(self.num_examples) if self.state.kept_ids is None else np.asarray(self.state.kept_ids)
