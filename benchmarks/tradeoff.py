@@ -11,6 +11,11 @@ with the seed), runs:
 - dynamic-el2n-explore  (only with --explore E > 0) dynamic EL2N whose kept budget
                   spends the share E on random other examples (epsilon-greedy,
                   Raju et al. 2021); the other EL2N methods keep explore = 0
+- soft            InfoBatch (pruning.mode=soft, score loss): every epoch skips a
+                  random share r of the examples whose last training loss is below
+                  the mean and rescales the rest; no keep fraction, no tau, T; run
+                  once per prune ratio r (--prune-ratio, default 0.5), its row has
+                  keep_fraction null and prune_ratio r
 
 at keep fractions 0.5 and 0.2 (--keep), and writes <out>/<dataset>.json: a
 list of rows, one per (method, keep fraction), with the score (mean and spread
@@ -67,6 +72,7 @@ JOINT_DATASETS = ("atis", "snips")
 ALL_DATASETS = ("atis", "snips", "sst2", "synthetic")
 METHODS = ("full", "dynamic-el2n", "static-el2n", "dynamic-random")
 EXPLORE_METHOD = "dynamic-el2n-explore"  # run on top of METHODS when --explore > 0
+SOFT_METHOD = "soft"  # one run per prune ratio; its job's second value is r, not a keep fraction
 JOINT_METRICS = ("intent_accuracy", "slot_f1", "exact_match")
 CPU_MAX_TRAIN = {"snips": 4000, "sst2": 4000}  # training subsets on CPU (see above)
 CPU_EPOCHS = {"atis": 10, "snips": 10, "sst2": 6}
@@ -119,6 +125,8 @@ def method_overrides(method: str, keep: float, tau: int, period: int, el2n: tupl
     """The pruning keys of one method; `el2n` holds the EL2N selection options (reuse, offset)."""
     if method == "full":
         return ["pruning.mode=full"]
+    if method == SOFT_METHOD:  # `keep` is the prune ratio r here
+        return ["pruning.mode=soft", "pruning.score=loss", f"pruning.prune_ratio={keep}"]
     common = [f"pruning.keep_fraction={keep}", f"pruning.warmup_epochs={tau}", f"pruning.period_epochs={period}"]
     if method == "dynamic-el2n":
         return ["pruning.mode=dynamic", "pruning.score=el2n"] + common + list(el2n)
@@ -138,6 +146,7 @@ def plan(args) -> list[tuple[str, float]]:
     for keep in args.keep:
         for method in methods:
             out.append((method, keep))
+    out += [(SOFT_METHOD, r) for r in args.prune_ratio]
     return out
 
 
@@ -231,6 +240,7 @@ def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) ->
     rows = []
     for job in jobs:
         method, keep = job
+        soft = method == SOFT_METHOD
         per = ref if job == ("full", 1.0) else runs[job]
         seeds = sorted(per)
         score, score_std = mean_std([per[s]["score"] for s in seeds])
@@ -243,9 +253,10 @@ def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) ->
         row = {
             "dataset": dataset,
             "method": method,
-            "keep_fraction": keep,
-            "warmup_epochs": 0 if method == "full" else args.warmup,
-            "period_epochs": 0 if method == "full" else args.period,
+            "keep_fraction": None if soft else keep,
+            "prune_ratio": keep if soft else None,
+            "warmup_epochs": 0 if method == "full" or soft else args.warmup,
+            "period_epochs": 0 if method == "full" or soft else args.period,
             # EL2N selection options (the random baseline ignores them)
             "reuse_train_scores": args.reuse_train_scores if "el2n" in method else None,
             "explore": (args.explore if method == EXPLORE_METHOD else 0.0) if "el2n" in method else None,
@@ -304,6 +315,8 @@ def parse_args(argv=None):
     ap.add_argument("--max-train", type=int, default=None,
                     help=f"first N training examples of every dataset (CPU default {CPU_MAX_TRAIN}, else all)")
     ap.add_argument("--keep", default="0.5,0.2", help="keep fractions f (default 0.5,0.2)")
+    ap.add_argument("--prune-ratio", default="0.5",
+                    help="soft pruning's r, comma list: one soft run per value (default 0.5; empty: no soft run)")
     ap.add_argument("--warmup", type=int, default=1, help="tau, warmup epochs (default 1)")
     ap.add_argument("--period", type=int, default=1, help="T, pruning period in epochs (default 1)")
     ap.add_argument("--model", default="minilm", help="model.name (default minilm)")
@@ -337,6 +350,7 @@ def parse_args(argv=None):
     args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     args.seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
     args.keep = [float(k) for k in args.keep.split(",") if k.strip()]
+    args.prune_ratio = [float(r) for r in args.prune_ratio.split(",") if r.strip()]
     if args.quick:
         args.datasets, args.seeds = ["synthetic"], args.seeds[:1]
         if args.parallel is None:
@@ -392,7 +406,8 @@ def print_rows(rows: list[dict]) -> None:
     print(f"{'method':<15} {'keep':>5} {'score':>7} {'+-':>5} {'delta':>6} {'saving':>7} {'realised':>8} "
           f"{'ideal':>6} {'scoring':>7} {'wall_s':>7}")
     for r in rows:
-        print(f"{r['method']:<15} {r['keep_fraction']:>5.2f} {r['score']:>7.2f} {r['score_std']:>5.2f} "
+        setting = f"r={r['prune_ratio']:g}" if r["method"] == SOFT_METHOD else f"{r['keep_fraction']:.2f}"
+        print(f"{r['method']:<15} {setting:>5} {r['score']:>7.2f} {r['score_std']:>5.2f} "
               f"{r['score_delta']:>+6.2f} {r['time_saving']:>7.1%} {r['realised_fraction']:>8.3f} "
               f"{r['ideal_fraction']:>6.3f} {r['scoring_share']:>7.1%} {r['wall_time_s']:>7.1f}")
 

@@ -22,7 +22,7 @@ from common import RESULTS  # noqa: E402
 
 DATASET_ORDER = ("atis", "snips", "sst2", "synthetic")
 METHOD_MARKERS = {"full": "*", "dynamic-el2n": "o", "dynamic-el2n-explore": "D", "static-el2n": "s",
-                  "dynamic-random": "^"}
+                  "dynamic-random": "^", "soft": "P"}
 DYNAMIC_EL2N = ("dynamic-el2n", "dynamic-el2n-explore")  # the goals are checked on each variant that ran
 PAPER = ("Attendu & Corbeil 2023 (roberta-base, GPU, joint NLU 40 epochs / GLUE 10): keeping 50% of the "
          "examples preserves full accuracy with up to 41% less finetuning time; keeping 20% costs about "
@@ -68,7 +68,7 @@ def plot(results: Path, out: Path) -> Path | None:
                         label=method)
             for r in pts:
                 if method != "full":
-                    ax.annotate(f"f={r['keep_fraction']:g}", (100 * r["time_saving"], r["score_delta"]),
+                    ax.annotate(setting(r), (100 * r["time_saving"], r["score_delta"]),
                                 textcoords="offset points", xytext=(5, 4), fontsize=8)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_title(f"{dataset} ({rows[0]['metric']}, E={rows[0]['epochs']}, {len(rows[0]['seeds'])} seed(s))")
@@ -83,6 +83,11 @@ def plot(results: Path, out: Path) -> Path | None:
     return out
 
 
+def setting(r: dict) -> str:
+    """f=0.5 for a keep fraction; r=0.5 for soft pruning (InfoBatch), which has none."""
+    return f"r={r['prune_ratio']:g}" if r.get("keep_fraction") is None else f"f={r['keep_fraction']:g}"
+
+
 def _fmt(v, spec=".2f", pct=False):
     if v is None:
         return "-"
@@ -92,7 +97,7 @@ def _fmt(v, spec=".2f", pct=False):
 def goal_lines(dataset: str, rows: list[dict]) -> list[str]:
     """One verdict line per goal, for each dynamic EL2N variant in the rows."""
     lines = []
-    by = {(r["method"], round(r["keep_fraction"], 4)): r for r in rows}
+    by = {(r["method"], round(r["keep_fraction"], 4)): r for r in rows if r.get("keep_fraction") is not None}
     variants = [m for m in DYNAMIC_EL2N if any(r["method"] == m for r in rows)] or ["dynamic-el2n"]
     for method in variants:
         name = "dynamic EL2N" + (f" (explore {by_method(rows, method)['explore']:g})"
@@ -158,7 +163,7 @@ def drift_check(rows: list[dict]) -> list[str]:
 
 def dataset_table(rows: list[dict]) -> list[str]:
     joint = any("exact_match" in r for r in rows)
-    head = ["method", "keep f", rows[0]["metric"] + " (±sd)", "delta"]
+    head = ["method", "keep f (soft: r)", rows[0]["metric"] + " (±sd)", "delta"]
     if joint:
         head += ["intent acc", "slot F1"]
     head += ["time saving", "realised fraction", "ideal fraction", "examples fraction", "scoring share",
@@ -166,7 +171,7 @@ def dataset_table(rows: list[dict]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         score = f"{r['score']:.2f}" + (f" ± {r['score_std']:.2f}" if len(r["seeds"]) > 1 else " (1 seed)")
-        cells = [r["method"], f"{r['keep_fraction']:g}", score,
+        cells = [r["method"], setting(r).removeprefix("f="), score,
                  f"{r['score_delta']:+.2f}"]
         if joint:
             cells += [_fmt(r.get("intent_accuracy")), _fmt(r.get("slot_f1"))]

@@ -106,7 +106,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PruningConfig:
-    mode: str = "dynamic"  # full, static (scores once) or dynamic (re-scores every period)
+    mode: str = "dynamic"  # full, static (scores once), dynamic (re-scores every period) or soft (InfoBatch)
     score: str = "el2n"  # el2n, loss, grand, forgetting, random
     warmup_epochs: int = 1  # tau: full-data epochs before the first pruning event
     period_epochs: int = 1  # T: epochs trained on one subset before re-scoring
@@ -125,6 +125,11 @@ class PruningConfig:
     # What keep_fraction, offset and explore count: examples, or tokens (keep the top examples
     # until they hold keep_fraction of the training tokens; ideal_fraction is then in tokens too)
     budget: str = "examples"
+    # soft only (InfoBatch): every epoch skip a random share r of the examples whose last
+    # training-pass score (pruning.score: loss or el2n) is below the mean, and scale the loss
+    # of the kept below-mean ones by 1/(1-r); tau, T and f are not used.
+    prune_ratio: float = 0.5  # r: share of the below-mean examples skipped each pruned epoch
+    anneal_fraction: float = 0.125  # the last ceil(anneal_fraction * E) epochs train on all data
 
 
 @dataclass(frozen=True)

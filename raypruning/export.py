@@ -267,7 +267,11 @@ def model_card(run: RunModel, run_dir: Path, meta: dict) -> str:
         data.format, f"{data.format} data{' ' + data.name if data.name else ''}"
                      f"{' (' + data.task + ')' if data.task else ''}{' at ' + data.path if data.path else ''}")
     limit = f", first {data.max_train_examples} training examples" if data.max_train_examples else ""
-    if cfg.pruning.mode == "full" or p.keep_fraction >= 1.0:
+    if p.mode == "soft":
+        setting = (f"soft {p.score} (InfoBatch): every epoch skip a random {p.prune_ratio:g} share of the examples "
+                   f"whose last training-pass score is below the mean, scaling the loss of the kept ones; "
+                   f"the last {p.anneal_fraction:g} of the epochs on all data")
+    elif cfg.pruning.mode == "full" or p.keep_fraction >= 1.0:
         setting = "none: every example every epoch (the full-data reference)"
     else:
         setting = (f"{p.mode} {p.score}: {p.warmup_epochs} warmup epoch(s) on all data, then "

@@ -75,13 +75,18 @@ class Method(str, Enum):
     STATIC_GRAND = "static-grand"
     STATIC_FORGETTING = "static-forgetting"
     STATIC_RANDOM = "static-random"
+    SOFT_EL2N = "soft-el2n"  # InfoBatch-style soft pruning on training-pass EL2N
+    SOFT_LOSS = "soft-loss"  # the same on the training loss (InfoBatch's own score)
 
     def __str__(self) -> str:
         return self.value
 
     @classmethod
     def of(cls, mode: str, score: str, keep_fraction: float) -> "Method":
-        """The method a pruning config runs (never REFERENCE: that is the study's choice)."""
+        """The method a pruning config runs (never REFERENCE: that is the study's choice).
+        Soft pruning ignores keep_fraction."""
+        if mode == "soft":
+            return cls(f"{mode}-{score}")
         if mode == "full" or keep_fraction >= 1.0:
             return cls.FULL
         if mode == "dynamic" and score == "el2n":

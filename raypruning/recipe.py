@@ -43,6 +43,7 @@ from raypruning.schedule import PruningSchedule
 from raypruning.score_table import Worker, all_reduce_scores
 from raypruning.scoring import FORWARD_SCORES, Examples, Precision, batch_scores, correct, training_loss
 from raypruning.seeds import SeedStream, derive_seed, generator
+from raypruning.soft import SoftSelection, update_table
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
@@ -171,13 +172,24 @@ class Recipe:
 
     # ---- the pruning event
 
-    def prune(self, epoch: int) -> PruningEvent:
-        """Score, share, smooth and select; the kept ids hold until the next event."""
+    def prune(self, epoch: int) -> PruningEvent | SoftSelection:
+        """Score, share, smooth and select; the kept ids hold until the next event.
+        Soft pruning selects from the training-pass score table instead (no scoring pass)."""
         start = time.perf_counter()
-        event = run_event(self.cfg, self.core, self.train_set, self.state, epoch, self.worker)
+        if self.schedule.soft:
+            event = self._soft_selection(epoch)
+        else:
+            event = run_event(self.cfg, self.core, self.train_set, self.state, epoch, self.worker)
         self.state.scoring_time_s += time.perf_counter() - start
         event.record_into(self.state)
         return event
+
+    def _soft_selection(self, epoch: int) -> SoftSelection:
+        """This epoch's soft selection; the same on every worker (same table, same seeded draw)."""
+        p = self.cfg.pruning
+        rng = generator(self.cfg.train.seed, SeedStream.SOFT, epoch)
+        return SoftSelection.choose(epoch, self.state.soft_scores, self.num_examples, self.cfg.train.epochs,
+                                    p.prune_ratio, p.anneal_fraction, rng)
 
     def kept_ids(self) -> np.ndarray:
         return np.arange(self.num_examples) if self.state.kept_ids is None else np.asarray(self.state.kept_ids)
@@ -188,7 +200,8 @@ class Recipe:
         """One epoch over the kept ids, with the bookkeeping later events need. Returns the mean loss."""
         p = self.cfg.pruning
         kept = self.kept_ids()
-        reuse = p.reuse_train_scores and self.schedule.scores_from_training(epoch) and p.score in FORWARD_SCORES
+        reuse = ((p.reuse_train_scores or self.schedule.soft) and self.schedule.scores_from_training(epoch)
+                 and p.score in FORWARD_SCORES)
         trained = self._train_epoch(epoch, kept, track_correct=p.score == "forgetting", track_scores=reuse)
         self.state.train_time_s += trained.step_time
         self.state.examples_trained += len(kept)
@@ -201,6 +214,8 @@ class Recipe:
             start = time.perf_counter()
             self.state.train_scores = all_reduce_scores(trained.ids, trained.scores, self.num_examples,
                                                         self.worker.device)
+            if self.schedule.soft:
+                self.state.soft_scores = update_table(self.state.soft_scores, self.state.train_scores)
             self.state.scoring_time_s += trained.score_time + time.perf_counter() - start
         else:
             self.state.train_scores = None
@@ -241,7 +256,7 @@ class Recipe:
         """One optimizer step on a batch. Returns the model outputs and the loss."""
         with self.precision.autocast(self.worker.device):
             outputs = self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-            loss = training_loss(outputs, batch, self.train_set.kind)
+            loss = training_loss(outputs, batch, self.train_set.kind, self._loss_weights(batch))
         self.optimizer.zero_grad(set_to_none=True)
         self.grad_scaler.scale(loss).backward()
         if self.cfg.train.max_grad_norm > 0:
@@ -251,6 +266,13 @@ class Recipe:
         self.grad_scaler.update()
         self.scheduler.step()
         return outputs, loss
+
+    def _loss_weights(self, batch: dict) -> torch.Tensor | None:
+        """Soft pruning's per-example loss weights for a batch (None: every weight is 1)."""
+        if self.state.loss_weights is None:
+            return None
+        ids = batch["id"].cpu().numpy()
+        return torch.as_tensor(self.state.loss_weights[ids], dtype=torch.float32, device=self.worker.device)
 
     # ---- evaluation and reports
 
@@ -304,7 +326,7 @@ class Recipe:
             **self._costs(metrics),
             K.TEST_SCORE: test_score,
             "test_split": self.task.test_split,
-            K.IDEAL_FRACTION: self.schedule.ideal_fraction(self.num_examples),
+            K.IDEAL_FRACTION: self._ideal_fraction(),
             K.EPOCHS: self.cfg.train.epochs,
             K.PRUNING_EVENTS: self.state.events,
             "num_train_examples": self.num_examples,
@@ -312,6 +334,13 @@ class Recipe:
             K.HISTORY: self.state.history,
             K.CONFIG: self.cfg.to_dict(),
         }
+
+    def _ideal_fraction(self) -> float:
+        """The schedule's training work relative to full data; soft: from each epoch's below-mean count."""
+        if self.schedule.soft and self.schedule.prunes:
+            below = {e["epoch"]: e["below_mean"] for e in self.state.events if e["selection"] == "soft"}
+            return self.schedule.soft_ideal_fraction(self.num_examples, below)
+        return self.schedule.ideal_fraction(self.num_examples)
 
     def _report(self, report: dict, checkpoint: bool, summary: dict | None) -> None:
         """ray.train.report on every worker (a barrier); rank 0 attaches the checkpoint when one is due."""

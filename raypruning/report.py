@@ -6,6 +6,7 @@ Rendering only; which rows are on the front comes from `raypruning.pareto`.
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 from pathlib import Path
@@ -63,11 +64,36 @@ def _keep_label(row: pd.Series) -> str:
     """f=0.50 beside a pruned point; the epoch count beside a point of the fewer-epochs curve."""
     if row.get(K.METHOD) == Method.FULL_EPOCHS.value:
         return f"{int(row[K.EPOCHS])} ep"
+    if _is_soft(row):
+        ratio = _soft_value(row, "prune_ratio")
+        return "soft" if ratio is None else f"r={ratio:.2f}"
     keep = row.get("keep_fraction", np.nan)
     try:
         return f"f={float(keep):.2f}" if np.isfinite(float(keep)) else ""
     except (TypeError, ValueError):
         return ""
+
+
+_SOFT = (Method.SOFT_EL2N.value, Method.SOFT_LOSS.value)
+
+
+def _is_soft(row: pd.Series) -> bool:
+    return row.get(K.METHOD) in _SOFT
+
+
+def _soft_value(row: pd.Series, name: str) -> float | None:
+    """A soft setting's pruning.<name> (prune_ratio, anneal_fraction): its column when searched,
+    else its stored overrides; None when the row ran the base config's value."""
+    value = row.get(name)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        try:
+            value = json.loads(row.get(K.OVERRIDES) or "{}").get(f"pruning.{name}")
+        except (TypeError, ValueError):
+            value = None
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _is_reference(df: pd.DataFrame) -> np.ndarray:
@@ -85,15 +111,17 @@ def _methods(df: pd.DataFrame) -> np.ndarray:
     return df[K.METHOD].fillna("").astype(str).to_numpy(dtype=object)
 
 
-_BASELINE_MARKERS = {Method.STATIC_EL2N.value: ("s", "tab:orange"), Method.DYNAMIC_RANDOM.value: ("^", "tab:green")}
+_BASELINE_MARKERS = {Method.STATIC_EL2N.value: ("s", "tab:orange"), Method.DYNAMIC_RANDOM.value: ("^", "tab:green"),
+                      Method.SOFT_EL2N.value: ("D", "tab:brown"), Method.SOFT_LOSS.value: ("D", "tab:pink")}
 
 
 def plot_front(df: pd.DataFrame, objectives: dict[str, str], png_path: str | os.PathLike, html_path: str | os.PathLike | None = None, title: str = "") -> None:
     """Draw score (y) against time (x): all trials grey, the Pareto front as a step line.
 
     The reference is a labelled star; baselines (method static-el2n or
-    dynamic-random) have their own markers; every point is annotated with its
-    keep fraction. Rows with a missing objective are not drawn. With html_path,
+    dynamic-random) and soft pruning (soft-el2n, soft-loss) have their own
+    markers; every point is annotated with its keep fraction (soft: its prune
+    ratio r). Rows with a missing objective are not drawn. With html_path,
     also writes a self-contained HTML page with an inline SVG of the same
     points, each with a tooltip listing its settings.
 
@@ -221,6 +249,9 @@ def _front_html(df: pd.DataFrame, objectives: dict[str, str], x: str, y: str, ma
                 color, shape = "#ff7f0e", f'<rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8"/>'
             elif methods[i] == Method.DYNAMIC_RANDOM.value:
                 color, shape = "#2ca02c", f'<polygon points="{cx:.1f},{cy - 5:.1f} {cx - 5:.1f},{cy + 4:.1f} {cx + 5:.1f},{cy + 4:.1f}"/>'
+            elif methods[i] in _SOFT:
+                color = "#8c564b" if methods[i] == Method.SOFT_EL2N.value else "#e377c2"
+                shape = f'<polygon points="{cx:.1f},{cy - 5:.1f} {cx - 5:.1f},{cy:.1f} {cx:.1f},{cy + 5:.1f} {cx + 5:.1f},{cy:.1f}"/>'
             else:
                 color = "#1f77b4" if mask[i] else "#a6a6a6"
                 shape = f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4"/>'
@@ -293,8 +324,11 @@ def front_table(df: pd.DataFrame, objectives: dict[str, str]) -> str:
         ("time" if time_col == "total_time_s" else time_col, time_col, ".1f"),
         ("time_saving", "time_saving", "pct"),
     ]
+    if "prune_ratio" in df.columns and K.METHOD in df.columns and df[K.METHOD].isin(_SOFT).any():
+        columns.insert(4, ("r", "prune_ratio", ".2f"))  # soft pruning's r, when searched
     if K.SEEDS in df.columns and (pd.to_numeric(df[K.SEEDS], errors="coerce") > 1).any():
-        columns[5:5] = [("std", K.SCORE_STD, ".2f"), ("seeds", K.SEEDS, "int")]
+        at = [col for _, col, _ in columns].index("score_delta")
+        columns[at:at] = [("std", K.SCORE_STD, ".2f"), ("seeds", K.SEEDS, "int")]
     if K.TEST_SCORE in df.columns and pd.to_numeric(df[K.TEST_SCORE], errors="coerce").notna().any():
         columns.append(("test", K.TEST_SCORE, ".2f"))
     if K.EPOCHS in df.columns:
@@ -302,7 +336,9 @@ def front_table(df: pd.DataFrame, objectives: dict[str, str]) -> str:
     if K.METHOD in df.columns:
         columns.append(("method", K.METHOD, "str"))
     header = [name for name, _, _ in columns]
-    rows = [[str(row[col]) if fmt == "str" and col in row.index else _cell(row, col, fmt) for _, col, fmt in columns] for _, row in front.iterrows()]
+    rows = [[str(row[col]) if fmt == "str" and col in row.index
+             else "-" if _unused(row, col) else _cell(row, col, fmt) for _, col, fmt in columns]
+            for _, row in front.iterrows()]
     if not rows:
         return "  ".join(header) + "\n(no trial has every objective)"
     widths = [max(len(h), *(len(r[j]) for r in rows)) for j, h in enumerate(header)]
@@ -313,6 +349,15 @@ def front_table(df: pd.DataFrame, objectives: dict[str, str]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+# tau, T and f: soft pruning does not read them (the front table shows "-").
+_NOT_SOFT = (K.WARMUP, K.PERIOD, K.KEEP)
+
+
+def _unused(row: pd.Series, col: str) -> bool:
+    """Whether the row's method ignores this column's key: tau, T, f for soft, r for the others."""
+    return col in _NOT_SOFT if _is_soft(row) else col == "prune_ratio"
+
+
 def describe_setting(row: pd.Series) -> str:
     """One line naming a setting of the front: its method and values, score and saving."""
     method = row.get(K.METHOD, "")
@@ -320,6 +365,10 @@ def describe_setting(row: pd.Series) -> str:
         what = f"full data for {int(row[K.EPOCHS])} epoch(s)"
     elif method in (Method.REFERENCE.value, Method.FULL.value):
         what = "full data (the reference)"
+    elif _is_soft(row):
+        values = [f"{short}={v:g}" for short, name in (("r", "prune_ratio"), ("anneal", "anneal_fraction"))
+                  if (v := _soft_value(row, name)) is not None]
+        what = " ".join([method, ", ".join(values)]) if values else method
     else:
         what = (f"{method} tau={int(row[K.WARMUP])}, T={int(row[K.PERIOD])}, f={float(row[K.KEEP]):.3f}")
     spread = ""

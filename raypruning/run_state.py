@@ -47,10 +47,13 @@ class RunState:
     last_correct: np.ndarray | None = None
     forgets: np.ndarray | None = None
     train_scores: np.ndarray | None = None  # scores from the last epoch's training pass (NaN: not trained)
+    soft_scores: np.ndarray | None = None  # soft: every example's latest training-pass score (inf: never)
+    loss_weights: np.ndarray | None = None  # soft: this epoch's loss weight of every example (0: skipped)
     # Score rows so far, one DataFrame per event.
     score_rows: list[pd.DataFrame] = field(default_factory=list)
 
-    _ARRAYS = ("smooth_mean", "smooth_var", "last_correct", "forgets", "train_scores")
+    _ARRAYS = ("smooth_mean", "smooth_var", "last_correct", "forgets", "train_scores", "soft_scores",
+               "loss_weights")
 
     # Kept in another file: arrays in ARRAYS_FILE, rows in SCORES_FILE, kept ids derived from the rows.
     _NOT_IN_JSON = _ARRAYS + ("score_rows", "kept_ids")

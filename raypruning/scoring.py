@@ -33,8 +33,15 @@ FORWARD_SCORES = ("el2n", "loss", "grand")  # scores computed from one forward p
 REGRESSION_TOLERANCE = 0.5
 
 
-def training_loss(outputs: dict, batch: dict, kind: str) -> torch.Tensor:
-    """The mean loss a training step minimises (joint: 0.5 CE_intent + 0.5 CE_slot)."""
+def training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean loss a training step minimises (joint: 0.5 CE_intent + 0.5 CE_slot).
+
+    ``weights`` (one per example, soft pruning's rescaling) multiply each example's
+    loss, and on joint tasks each of its slot tokens' losses; the means keep their
+    denominators (examples, labelled slot tokens), so weights of 1 change nothing.
+    """
+    if weights is not None:
+        return _weighted_training_loss(outputs, batch, kind, weights)
     logits = outputs["logits"]
     if kind == REGRESSION:
         return F.mse_loss(logits.float().view(-1), batch["label"].float())
@@ -43,6 +50,22 @@ def training_loss(outputs: dict, batch: dict, kind: str) -> torch.Tensor:
         return intent
     slot_logits = outputs["slot_logits"].float()
     slot = F.cross_entropy(slot_logits.flatten(0, 1), batch["slot_labels"].flatten(), ignore_index=IGNORE)
+    return 0.5 * intent + 0.5 * slot
+
+
+def _weighted_training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor) -> torch.Tensor:
+    logits = outputs["logits"]
+    weights = weights.float()
+    if kind == REGRESSION:
+        return (weights * (logits.float().view(-1) - batch["label"].float()) ** 2).mean()
+    intent = (weights * F.cross_entropy(logits.float(), batch["label"], reduction="none")).mean()
+    if kind != JOINT:
+        return intent
+    labels = batch["slot_labels"]
+    token = F.cross_entropy(outputs["slot_logits"].float().transpose(1, 2), labels, ignore_index=IGNORE,
+                            reduction="none")
+    labelled = (labels != IGNORE).sum()
+    slot = (weights[:, None] * token).sum() / labelled  # ignored tokens have loss 0; NaN with none, as unweighted
     return 0.5 * intent + 0.5 * slot
 
 

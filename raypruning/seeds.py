@@ -22,6 +22,7 @@ class SeedStream(IntEnum):
     DROPOUT = 0  # torch's default generator during training, per (epoch, rank)
     BATCHES = 7907  # the order and grouping of training batches, per epoch
     SELECTION = 7919  # tie-breaks, exploration and random selection, per pruning event
+    SOFT = 7927  # soft pruning: which below-mean examples an epoch skips, per epoch
 
 
 def derive_seed(seed: int, stream: SeedStream, *parts: int) -> int:

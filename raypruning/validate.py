@@ -33,7 +33,8 @@ from raypruning.search_space import KINDS, RANGE_KINDS, full_key
 
 # The values a config key accepts (config.py documents each key beside its field).
 DATA_FORMATS = ("synthetic", "jointbert", "massive", "mtop", "glue", "csv", "jsonl", "parquet", "hf")
-PRUNING_MODES = ("full", "static", "dynamic")
+PRUNING_MODES = ("full", "static", "dynamic", "soft")
+SOFT_SCORES = ("loss", "el2n")  # soft pruning scores from the training forward pass
 SCORES = ("el2n", "loss", "grand", "forgetting", "random")
 JOINT_COMBINE = ("norm", "sum", "mean")
 SMOOTHING = ("none", "ema", "ucb")
@@ -172,6 +173,11 @@ def run_value_problems(cfg, source: str = "") -> list[Problem]:
         c.add("pruning.offset", f"offset + keep_fraction must be <= 1, got {pr.offset + pr.keep_fraction:g}")
     c.fraction("pruning.ema_alpha", pr.ema_alpha)
     c.at_least("pruning.ucb_c", pr.ucb_c, 0.0)
+    c.fraction("pruning.prune_ratio", pr.prune_ratio)
+    c.fraction("pruning.anneal_fraction", pr.anneal_fraction, closed_high=True)
+    if pr.mode == "soft" and pr.score not in SOFT_SCORES:
+        c.add("pruning.score", f"mode 'soft' takes its scores from the training forward pass: "
+                               f"one of {', '.join(SOFT_SCORES)}, got {pr.score!r}")
 
     c.at_least("scaling.num_workers", s.num_workers, 1)
     c.choice("scaling.placement_strategy", s.placement_strategy, PLACEMENT_STRATEGIES)
@@ -204,8 +210,10 @@ def study_problems(cfg, source: str = "", against_run: bool = False) -> list[Pro
         cfg: a `Config`.
         source: the file named in each problem.
         against_run: also require every searched value to fit the rest of the run
-            (a warmup no longer than train.epochs). A study needs that; a single
-            run, which ignores its search space, does not.
+            (a warmup no longer than train.epochs), and a base config whose
+            full-data reference can be run (not mode soft unless the mode is
+            searched). A study needs that; a single run, which ignores its
+            search space, does not.
     """
     c = _Checks(source)
     st = cfg.study
@@ -232,6 +240,13 @@ def study_problems(cfg, source: str = "", against_run: bool = False) -> list[Pro
             c.add("study.trackers", f"{name!r} is not one of {', '.join(TRACKERS)}")
         elif importlib.util.find_spec(name) is None:
             c.add("study.trackers", f"{name} is not installed (pip install 'raypruning[{name}]')")
+    if against_run and cfg.pruning.mode == "soft":  # a single run has no reference
+        modes = cfg.search.space.get("mode", cfg.search.space.get("pruning.mode"))
+        choices = modes.get("choice", []) if isinstance(modes, dict) else []
+        if not any(m != "soft" for m in choices):
+            c.add("pruning.mode", "a study's reference trains on all the data (keep_fraction 1), which mode "
+                                  "'soft' ignores: base the study on mode dynamic, or search "
+                                  "mode: {choice: [dynamic, soft]}")
     return c.problems + space_problems(cfg, source, against_run)
 
 
@@ -283,12 +298,17 @@ def _spec_values(spec) -> tuple[list, str]:
     return list(args), ""
 
 
+# A searched key whose value can break a check reported under another key: pruning.mode
+# soft with the base pruning.score grand is a problem of the searched mode.
+_TIED_KEYS = {"pruning.mode": ("pruning.score",)}
+
+
 def _trial_value_problems(cfg, dotted: str, value, against_run: bool) -> list[Problem]:
     """The problems of `dotted` in the run config with `value` set there."""
     trial, problems = cfg.with_values({dotted: value})
     if not problems:
         problems = run_value_problems(trial) + (run_relation_problems(trial) if against_run else [])
-    return [p for p in problems if p.key == dotted]
+    return [p for p in problems if p.key == dotted or p.key in _TIED_KEYS.get(dotted, ())]
 
 
 def _leaf_keys(node, prefix: str = ""):

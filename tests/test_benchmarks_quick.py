@@ -1,7 +1,8 @@
 """Smoke test of the trade-off benchmark: `benchmarks/tradeoff.py --quick` end to end.
 
-Nine short Ray Train runs (full data, then dynamic EL2N with and without
-exploration, static EL2N and random dynamic pruning at keep 0.5 and 0.2) on the synthetic task with the
+Ten short Ray Train runs (full data, then dynamic EL2N with and without
+exploration, static EL2N and random dynamic pruning at keep 0.5 and 0.2, and
+soft pruning at r = 0.5) on the synthetic task with the
 tiny model; each run pays the Ray worker-group start, so this is a slow test.
 """
 
@@ -44,14 +45,21 @@ def test_tradeoff_quick(tmp_path):
         assert row["seeds"] == [0]
         assert {"platform", "cpu_count", "torch"} <= set(row["machine"])
     got = {(r["method"], r["keep_fraction"]) for r in rows}
-    expected = {("full", 1.0)} | {(m, k) for m in ("dynamic-el2n", "static-el2n", "dynamic-random",
-                                                   "dynamic-el2n-explore") for k in (0.5, 0.2)}
+    expected = {("full", 1.0), ("soft", None)} | {(m, k) for m in ("dynamic-el2n", "static-el2n", "dynamic-random",
+                                                                   "dynamic-el2n-explore") for k in (0.5, 0.2)}
     assert got == expected and len(rows) == len(expected)
     ref = next(r for r in rows if r["method"] == "full")
     assert ref["time_saving"] == 0.0 and ref["score_delta"] == 0.0
     assert ref["ideal_fraction"] == 1.0 and ref["scoring_share"] == 0.0
+    soft = next(r for r in rows if r["method"] == "soft")
+    # E = 3, anneal ceil(0.125 * 3) = 1: only epoch 1 prunes, skipping half of its below-mean examples.
+    events = soft["per_seed"]["0"]["pruning_events"]
+    assert soft["prune_ratio"] == 0.5 and [e["selection"] for e in events] == ["all", "soft", "all"]
+    n = soft["num_train_examples"]
+    assert soft["ideal_fraction"] == (3 * n - events[1]["below_mean"] // 2) / (3 * n)
+    assert 1 - 1 / 6 <= soft["ideal_fraction"] < 1 and soft["examples_fraction"] == soft["ideal_fraction"]
     for r in rows:
-        if r["method"] != "full":
+        if r["method"] not in ("full", "soft"):
             # tau = 1 warmup epoch of E = 3, then f of the data: (1 + 2f) / 3 (exact counts round f*N).
             assert math.isclose(r["ideal_fraction"], (1 + 2 * r["keep_fraction"]) / 3, abs_tol=0.01)
             assert r["scoring_share"] > 0.0 or r["method"] == "dynamic-random"
@@ -80,6 +88,7 @@ def test_tradeoff_quick(tmp_path):
         assert len(hits) == 1 and _verdict(hits[0]) == (d["score"] > st["score"] and d["score"] > rnd["score"])
     write_results.write_markdown(out, tmp_path / "RESULTS.md")
     assert "| dynamic-el2n-explore | 0.2 |" in (tmp_path / "RESULTS.md").read_text()
+    assert "| soft | r=0.5 |" in (tmp_path / "RESULTS.md").read_text()
 
 
 def _verdict(line: str) -> bool:

@@ -45,3 +45,24 @@ def test_rival_note_names_the_epochs_and_describe_setting_the_spread():
     assert "dynamic tau=1, T=1, f=0.500" in line and "+- 1.25 over 2 seeds" in line and "-3.00" in line
     table = report.front_table(settings, {"score": "max", "total_time_s": "min"})
     assert table.splitlines()[0].split()[:7] == ["trial_id", "warmup", "period", "keep", "score", "std", "seeds"]
+
+
+def test_soft_points_name_their_mode_and_r_not_tau_t_f(tmp_path):
+    settings = pd.DataFrame({"trial_id": ["r", "d", "s"], "score": [90.0, 85.0, 89.0],
+                             "total_time_s": [100.0, 50.0, 70.0], "is_reference": [True, False, False],
+                             "method": ["reference", "dynamic", "soft-loss"], "epochs": [4, 4, 4],
+                             "warmup_epochs": [1, 1, 1], "period_epochs": [1, 1, 1],
+                             "keep_fraction": [1.0, 0.5, 0.8], "prune_ratio": [0.5, 0.5, 0.3],
+                             "overrides": ["{}", "{}", '{"pruning.mode": "soft", "pruning.prune_ratio": 0.3}']})
+    settings = pareto.add_relative_columns(settings)
+    objectives = {"score": "max", "total_time_s": "min"}
+    lines = report.front_table(settings, objectives).splitlines()
+    assert lines[0].split() == ["trial_id", "warmup", "period", "keep", "r", "score", "score_delta", "time",
+                                "time_saving", "epochs", "method"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert rows["s"][1:5] == ["-", "-", "-", "0.30"] and rows["s"][-1] == "soft-loss"
+    assert rows["d"][1:5] == ["1", "1", "0.50", "-"] and rows["d"][-1] == "dynamic"
+    assert "(soft-loss r=0.3)" in report.describe_setting(settings.iloc[2])
+    report.plot_front(settings, objectives, tmp_path / "f.png", tmp_path / "f.html")
+    page = (tmp_path / "f.html").read_text()
+    assert page.count('fill="#e377c2"') == 1 and ">r=0.30</text>" in page

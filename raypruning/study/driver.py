@@ -76,6 +76,8 @@ def reference_point(cfg: Config) -> dict:
         value = node
         if kind == "choice" and value not in args:
             value = args[0]
+        if dotted == "pruning.mode" and value == "soft":  # soft prunes whatever keep_fraction says
+            value = next(v for v in args if v != "soft")  # validate.py asks for one
         elif kind in ("uniform", "loguniform", "int") and not args[0] <= value <= args[1]:
             value = args[0]
         point[dotted] = value
