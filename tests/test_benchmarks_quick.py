@@ -24,6 +24,7 @@ REQUIRED = ("dataset", "method", "keep_fraction", "warmup_epochs", "period_epoch
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # about 4 minutes of Ray Train runs: left out of the default run
 @pytest.mark.timeout(420)
 def test_tradeoff_quick(tmp_path):
     out = tmp_path / "results"

@@ -326,6 +326,7 @@ def test_write_trials_on_a_broken_disk_is_one_line_and_keeps_the_old_table(tiny_
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
 
 
+@pytest.mark.extended  # a known failure, probed on demand (about 90 s)
 @pytest.mark.xfail(strict=True, reason="seen once: the study exited 1 with a traceback (Ray Tune's sync of the "
                    "trial folder to the full disk among it), not 2 with one line; the cause is not pinned down yet")
 def test_disk_full_mid_study_stops_with_one_line(tiny_fs, tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,10 +96,19 @@ def open_storage(url: str):
     import optuna
 
     def connect():
-        try:
-            return optuna.storages.RDBStorage(url)
-        except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
-            reason = str(exc).splitlines()[0][:200]
-            raise InputError(f"key 'study.optuna_storage': cannot open {shown_url(url)!r} ({reason})") from None
+        from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+        for attempt in range(3):
+            try:
+                return optuna.storages.RDBStorage(url)
+            except (IntegrityError, ProgrammingError):
+                # Two studies creating Optuna's tables in a fresh database at once: one of them
+                # loses the race (a duplicate type or table); the tables exist on the next try.
+                if attempt == 2:
+                    raise
+                time.sleep(1.0 + attempt)
+            except Exception as exc:  # noqa: BLE001 - any failure means the URL is unusable
+                reason = str(exc).splitlines()[0][:200]
+                raise InputError(f"key 'study.optuna_storage': cannot open {shown_url(url)!r} ({reason})") from None
 
     return within(STORAGE_TIMEOUT_S, f"key 'study.optuna_storage': {shown_url(url)}", connect)
