@@ -23,8 +23,7 @@ import pandas as pd
 
 from raypruning.config import Config
 from raypruning.forgetting import forgetting_scores
-from raypruning.keys import SCORE_COLUMNS
-from raypruning.run_state import RunState
+from raypruning.run_state import RunState, score_rows
 from raypruning.score_table import Worker, all_reduce_scores, shard_ids
 from raypruning.scoring import Examples, Precision, score_examples
 from raypruning.seeds import SeedStream, generator
@@ -75,11 +74,7 @@ class PruningEvent:
 
     def score_rows(self) -> pd.DataFrame:
         """One scores.parquet row per example."""
-        n = len(self.scores)
-        kept = np.zeros(n, dtype=bool)
-        kept[self.kept_ids] = True
-        columns = (self.index, self.epoch, np.arange(n), self.scores, kept)
-        return pd.DataFrame(dict(zip(SCORE_COLUMNS, columns)))
+        return score_rows(self.index, self.epoch, self.scores, self.kept_ids)
 
 
 def random_because(score: str, epoch: int) -> RandomBecause | None:

@@ -20,13 +20,20 @@ import pandas as pd
 
 from raypruning.keys import SCORE_COLUMNS
 
-
 STATE_FILE = "state.json"
 ARRAYS_FILE = "arrays.npz"
 MODEL_FILE = "model.pt"
 OPTIMIZER_FILE = "optimizer.pt"
 SCORES_FILE = "scores.parquet"
 SUMMARY_FILE = "summary.json"
+
+
+def score_rows(event: int, epoch: int, scores: np.ndarray, kept_ids: np.ndarray) -> pd.DataFrame:
+    """One scores.parquet row per example of a selection: its score and whether it was kept."""
+    n = len(scores)
+    kept = np.zeros(n, dtype=bool)
+    kept[kept_ids] = True
+    return pd.DataFrame(dict(zip(SCORE_COLUMNS, (event, epoch, np.arange(n), scores, kept))))
 
 
 @dataclass

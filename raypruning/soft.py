@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from raypruning.keys import SCORE_COLUMNS
+from raypruning.run_state import score_rows
 
 
 def anneal_epochs(epochs: int, anneal_fraction: float) -> int:
@@ -125,8 +125,4 @@ class SoftSelection:
 
     def score_rows(self) -> pd.DataFrame:
         """One scores.parquet row per example; ``event`` is the epoch."""
-        n = len(self.scores)
-        kept = np.zeros(n, dtype=bool)
-        kept[self.kept_ids] = True
-        columns = (self.epoch, self.epoch, np.arange(n), self.scores, kept)
-        return pd.DataFrame(dict(zip(SCORE_COLUMNS, columns)))
+        return score_rows(self.epoch, self.epoch, self.scores, self.kept_ids)
