@@ -120,6 +120,10 @@ class PruningConfig:
     # idea): a cheaper event, at the price of scores from a model mid-epoch. Not after
     # the first epoch, whose training pass scores examples the model has never seen.
     reuse_train_scores: bool = False
+    # With reuse: the share of the reused examples also scored in eval mode, to map training-pass
+    # scores onto the eval scale (quantile mapping) before both populations are ranked together;
+    # 0 ranks the raw training-pass scores beside eval-mode ones (benchmarks/reuse_ranking.py).
+    reuse_calibration: float = 0.1
     smoothing: str = "none"  # none, ema, or ucb (ema + c * ew-std bonus)
     ema_alpha: float = 0.8  # weight of the previous smoothed score
     ucb_c: float = 1.0  # std bonus weight for ucb

@@ -114,7 +114,7 @@ def run_event(cfg: Config, model, examples: Examples, state: RunState, epoch: in
         scores = forgetting_scores(state.last_correct, state.forgets, n, never_learned=cfg.train.epochs + 1.0)
         rescored = 0
     else:
-        scores, rescored = _forward_scores(cfg, model, examples, state.train_scores, worker)
+        scores, rescored = _forward_scores(cfg, model, examples, state.train_scores, worker, index)
     previous = None if state.smooth_mean is None else {"mean": state.smooth_mean, "var": state.smooth_var}
     selected_on, smoothing = smooth(scores, previous, p.smoothing, p.ema_alpha, p.ucb_c)
     if tokens:
@@ -125,19 +125,61 @@ def run_event(cfg: Config, model, examples: Examples, state: RunState, epoch: in
 
 
 def _forward_scores(cfg: Config, model, examples: Examples, reused: np.ndarray | None,
-                    worker: Worker) -> tuple[np.ndarray, int]:
+                    worker: Worker, index: int = 0) -> tuple[np.ndarray, int]:
     """The score table from a scoring pass, sharded by length across workers, and how many it scored.
 
-    Examples with a training-pass score in ``reused`` (not NaN) keep it and are not re-scored.
+    Examples with a training-pass score in ``reused`` (not NaN) keep it and are not re-scored,
+    except a seeded calibration sample of them (`calibration_sample`), scored in eval mode too so
+    that `merge_reused` can put the training-pass scores on the eval scale.
     """
-    by_length = np.argsort(examples.lengths, kind="stable")
+    to_score = np.ones(len(examples), dtype=bool)
+    sample = np.empty(0, dtype=np.int64)
     if reused is not None:
-        by_length = by_length[np.isnan(reused[by_length])]
+        sample = calibration_sample(reused, cfg.pruning.reuse_calibration,
+                                    generator(cfg.train.seed, SeedStream.CALIBRATION, index))
+        to_score = np.isnan(reused)
+        to_score[sample] = True
+    by_length = np.argsort(examples.lengths, kind="stable")
+    by_length = by_length[to_score[by_length]]
     mine = shard_ids(by_length, worker.rank, worker.world_size)
     local = score_examples(model, examples, mine, score=cfg.pruning.score, combine=cfg.pruning.joint_combine,
                            batch_size=cfg.train.eval_batch_size, device=worker.device,
                            precision=Precision.of(cfg.train.precision, worker.device))
     scores = all_reduce_scores(mine, local, len(examples), worker.device)
     if reused is not None:
-        scores = np.where(np.isnan(reused), scores, reused)
+        scores = merge_reused(scores, reused, sample)
     return scores, len(by_length)
+
+
+MIN_CALIBRATION = 64  # reused examples scored in eval mode at least (all of them when fewer)
+
+
+def calibration_sample(reused: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Ids of the reused examples (not NaN) to score in eval mode too: ``share`` of them, at least
+    `MIN_CALIBRATION`; none when share is 0 (raw training-pass scores are ranked as they are)."""
+    ids = np.flatnonzero(~np.isnan(reused))
+    if share <= 0 or len(ids) == 0:
+        return np.empty(0, dtype=np.int64)
+    size = min(len(ids), max(MIN_CALIBRATION, int(np.ceil(share * len(ids)))))
+    return np.sort(rng.choice(ids, size=size, replace=False))
+
+
+def merge_reused(eval_scores: np.ndarray, reused: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """One score table from eval-mode scores (NaN reused entries) and training-pass scores.
+
+    Training-pass scores come from a model in train mode (dropout on) mid-epoch, so their scale
+    differs from eval mode's; ranked raw beside eval-mode scores, one population would crowd out
+    the other. With a calibration ``sample`` (ids holding both scores) each training-pass score
+    is mapped onto the eval scale by matching quantiles of the sample's two score lists, which
+    keeps the training-pass order within its population; beyond the sample's range the mapping
+    continues with slope 1, so the order is kept there too. The sample keeps its eval scores.
+    """
+    trained = ~np.isnan(reused)
+    mapped = reused.copy()
+    if len(sample):
+        xs, ys = np.sort(reused[sample]), np.sort(eval_scores[sample])
+        x = reused[trained]
+        mapped[trained] = np.where(x < xs[0], ys[0] + (x - xs[0]),
+                                   np.where(x > xs[-1], ys[-1] + (x - xs[-1]), np.interp(x, xs, ys)))
+        mapped[sample] = eval_scores[sample]
+    return np.where(trained, mapped, eval_scores)

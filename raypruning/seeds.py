@@ -23,6 +23,7 @@ class SeedStream(IntEnum):
     BATCHES = 7907  # the order and grouping of training batches, per epoch
     SELECTION = 7919  # tie-breaks, exploration and random selection, per pruning event
     SOFT = 7927  # soft pruning: which below-mean examples an epoch skips, per epoch
+    CALIBRATION = 7933  # which reused training-pass scores are also scored in eval mode, per event
 
 
 def derive_seed(seed: int, stream: SeedStream, *parts: int) -> int:

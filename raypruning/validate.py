@@ -172,6 +172,7 @@ def run_value_problems(cfg, source: str = "") -> list[Problem]:
         c.fraction("pruning.offset", pr.offset)
     elif pr.offset + pr.keep_fraction > 1.0 + 1e-9 and pr.keep_fraction < 1.0:
         c.add("pruning.offset", f"offset + keep_fraction must be <= 1, got {pr.offset + pr.keep_fraction:g}")
+    c.fraction("pruning.reuse_calibration", pr.reuse_calibration, closed_high=True)
     c.fraction("pruning.ema_alpha", pr.ema_alpha)
     c.at_least("pruning.ucb_c", pr.ucb_c, 0.0)
     c.fraction("pruning.prune_ratio", pr.prune_ratio)

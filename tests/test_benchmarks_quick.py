@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from raypruning.pruning_event import MIN_CALIBRATION
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "tradeoff.py"
 REQUIRED = ("dataset", "method", "keep_fraction", "warmup_epochs", "period_epochs", "seeds", "score", "score_std",
@@ -67,10 +69,11 @@ def test_tradeoff_quick(tmp_path):
     for r in rows:  # the EL2N options reach the EL2N runs, and are recorded there only
         want = {"dynamic-el2n-explore": (True, 0.1), "dynamic-el2n": (True, 0.0), "static-el2n": (True, 0.0)}
         assert (r["reuse_train_scores"], r["explore"]) == want.get(r["method"], (None, None)), r["method"]
-        if r["method"] == "dynamic-el2n":  # events at epochs 1 and 2: the second re-scores only the pruned
-            events = r["per_seed"]["0"]["pruning_events"]
+        if r["method"] == "dynamic-el2n":  # events at epochs 1 and 2: the second re-scores the pruned
+            events = r["per_seed"]["0"]["pruning_events"]  # and a calibration sample of the kept
+            sample = min(events[0]["kept"], max(MIN_CALIBRATION, math.ceil(0.1 * events[0]["kept"])))
             assert [e["rescored"] for e in events] == [r["num_train_examples"],
-                                                       r["num_train_examples"] - events[0]["kept"]]
+                                                       r["num_train_examples"] - events[0]["kept"] + sample]
     assert (out / "tradeoff.png").is_file()
     # The report names a verdict for each goal and each dynamic EL2N variant, and tabulates every method.
     sys.path.insert(0, str(REPO / "benchmarks"))

@@ -9,7 +9,8 @@ from raypruning.data.encode import encode_task
 from raypruning.data.sources import load_task_data
 from raypruning.keys import SCORE_COLUMNS
 from raypruning.models import build_model, load_tokenizer
-from raypruning.pruning_event import RandomBecause, Selection, run_event
+from raypruning.pruning_event import (MIN_CALIBRATION, RandomBecause, Selection, calibration_sample, merge_reused,
+                                     run_event)
 from raypruning.run_state import RunState
 from raypruning.scoring import Examples, score_examples
 from raypruning.seeds import SeedStream, generator
@@ -51,16 +52,58 @@ def test_el2n_event_keeps_the_top_scores_in_id_order(setup):
 
 
 def test_training_pass_scores_are_kept_and_only_the_rest_rescored(setup):
+    """Without calibration (reuse_calibration 0) the raw training-pass scores are ranked as they are."""
     examples, model = setup
     reused = np.full(N, np.nan)
     reused[::3] = 10.0 + np.arange(len(reused[::3]))  # far above any EL2N (at most sqrt 2)
     state = RunState(train_scores=reused)
-    event = run_event(_cfg(), model, examples, state, epoch=2)
+    event = run_event(_cfg("pruning.reuse_calibration=0"), model, examples, state, epoch=2)
     assert event.rescored == N - len(reused[::3])
     np.testing.assert_array_equal(event.scores[::3], reused[::3])
     assert not np.isnan(event.scores).any()
     # The 15 kept are the 15 highest reused scores: ids 3 * (20 - 15) ... 3 * 19.
     assert event.kept_ids.tolist() == [3 * i for i in range(5, 20)]
+
+
+def test_calibration_puts_training_pass_scores_on_the_eval_scale():
+    rng = np.random.default_rng(0)
+    eval_scores = rng.random(500)
+    reused = np.full(500, np.nan)
+    trained = rng.choice(500, 300, replace=False)
+    reused[trained] = 3.0 * eval_scores[trained] + 5.0  # another scale, the same order
+    sample = calibration_sample(reused, 0.1, np.random.default_rng(1))
+    assert len(sample) == MIN_CALIBRATION and set(sample) <= set(trained)
+    merged = merge_reused(eval_scores, reused, sample)
+    inside = (reused >= reused[sample].min()) & (reused <= reused[sample].max())
+    np.testing.assert_allclose(merged[inside], eval_scores[inside], atol=1e-12)
+    # Beyond the sample's range the order is kept (slope 1), and nothing crosses into the other side.
+    order = np.argsort(reused[trained])
+    assert np.all(np.diff(merged[trained][order]) >= 0)
+    # Raw, the training-pass population would take every top place: a merge without a sample.
+    raw = merge_reused(eval_scores, reused, np.empty(0, dtype=np.int64))
+    assert set(np.argsort(raw)[-300:]) == set(trained)
+    assert len(set(np.argsort(merged)[-250:]) & set(trained)) < 250
+
+
+def test_calibration_sample_is_bounded_and_empty_when_off():
+    reused = np.full(1000, np.nan)
+    reused[:700] = 1.0
+    assert len(calibration_sample(reused, 0.0, np.random.default_rng(0))) == 0
+    assert len(calibration_sample(reused, 0.5, np.random.default_rng(0))) == 350
+    reused[40:] = np.nan
+    assert sorted(calibration_sample(reused, 0.1, np.random.default_rng(0))) == list(range(40))  # all of few
+
+
+def test_calibrated_event_also_scores_a_sample_of_the_reused(setup):
+    examples, model = setup
+    reused = np.full(N, np.nan)
+    reused[::2] = 10.0 + np.arange(N // 2)
+    event = run_event(_cfg("pruning.reuse_calibration=0.1"), model, examples, RunState(train_scores=reused),
+                      epoch=2)
+    # 30 reused, fewer than MIN_CALIBRATION: all of them are scored in eval mode as well.
+    assert event.rescored == N
+    want = score_examples(model, examples, np.arange(N), score="el2n", batch_size=7, device="cpu")
+    np.testing.assert_allclose(event.scores, want, rtol=1e-5, atol=1e-6)
 
 
 def test_first_event_at_tau_zero_is_random_and_says_why(setup):

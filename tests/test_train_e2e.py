@@ -8,6 +8,7 @@ import pytest
 
 from raypruning import keys as K
 from raypruning.config import load_config
+from raypruning.pruning_event import MIN_CALIBRATION
 from raypruning.data.sources import load_task_data
 from raypruning.run import FAULT_EPOCH_ENV, FAULT_MARKER_ENV, run_training
 from raypruning.selection import num_kept
@@ -104,7 +105,9 @@ def test_reused_training_scores_skip_the_trained_examples(ray_local, tmp_path, d
     scores = pd.read_parquet(tmp_path / "reuse" / "scores.parquet")
     assert len(scores) == 2 * N_TRAIN and not scores["score"].isna().any()
     assert summary[K.EXAMPLES_TRAINED] == full_scoring[K.EXAMPLES_TRAINED]
-    # The first event follows a full-data epoch: every score came from training, none from a pass;
-    # the second re-scores exactly the examples the pruned epoch left out.
-    assert [e["rescored"] for e in summary[K.PRUNING_EVENTS]] == [0, N_TRAIN - num_kept(N_TRAIN, 0.5)]
+    # The first event follows a full-data epoch: every score came from training, and only the
+    # calibration sample (MIN_CALIBRATION of them) is also scored in eval mode; the second
+    # re-scores the examples the pruned epoch left out, and a calibration sample of the rest.
+    assert [e["rescored"] for e in summary[K.PRUNING_EVENTS]] == [MIN_CALIBRATION,
+                                                                  N_TRAIN - num_kept(N_TRAIN, 0.5) + MIN_CALIBRATION]
     assert [e["rescored"] for e in full_scoring[K.PRUNING_EVENTS]] == [N_TRAIN, N_TRAIN]
