@@ -1,0 +1,102 @@
+"""The loop-overhead benchmark and the GPU check script: their pure parts, their refusals, and
+(slow) that the bare loop trains exactly what the Ray loop trains."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+GPU_CHECK = REPO / "benchmarks" / "gpu_check.sh"
+
+
+def _benchmark():
+    if "loop_overhead" in sys.modules:
+        return sys.modules["loop_overhead"]
+    spec = importlib.util.spec_from_file_location("loop_overhead", REPO / "benchmarks" / "loop_overhead.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["loop_overhead"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _quick_config(extra=()):
+    from raypruning.config import load_config
+
+    args = type("Args", (), {"quick": True, "gpu": False})()
+    return load_config(None, [*_benchmark().setting(args).overrides, *extra])
+
+
+def test_length_batches_hold_less_padding_than_random():
+    padding = _benchmark().padding_section(_quick_config())
+    assert 0.0 <= padding["padding_share_length"] < padding["padding_share_random"] < 1.0
+    assert padding["padding_share_length"] < 0.5 * padding["padding_share_random"]
+    assert padding["num_examples"] == 600
+
+
+def test_ray_cycles_are_the_gaps_between_reports():
+    summary = {"history": [{"wall_time_s": 5.0}, {"wall_time_s": 7.5}, {"wall_time_s": 11.0}]}
+    assert _benchmark().ray_cycles(summary) == [2.5, 3.5]
+
+
+def test_budget_needs_the_batching_reference(capsys):
+    with pytest.raises(SystemExit, match="batching"):
+        _benchmark().main(["--quick", "--sections", "padding,budget"])
+
+
+def test_gpu_check_script_parses():
+    proc = subprocess.run(["bash", "-n", str(GPU_CHECK)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_gpu_check_without_arguments_prints_usage():
+    proc = subprocess.run(["bash", str(GPU_CHECK)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "usage: bash benchmarks/gpu_check.sh OUT_DIR" in proc.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_check_refuses_a_machine_without_gpu(tmp_path):
+    out = tmp_path / "gpu"
+    proc = subprocess.run(["bash", str(GPU_CHECK), str(out)], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no CUDA GPU" in proc.stderr
+    assert not out.exists()  # nothing written before the refusal
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_bare_loop_trains_what_the_ray_loop_trains(tmp_path, ray_local):
+    """Same data, initialisation, batches, dropout seeds and optimizer: the same model, so the
+    examples/s ratio compares two loops doing identical work."""
+    bench = _benchmark()
+    args = type("Args", (), {"quick": True, "gpu": False, "repeats": 1})()
+    overhead = bench.overhead_section(args, bench.setting(args))
+    pair = overhead["pairs"][0]
+    assert pair["ray"]["score"] == pytest.approx(pair["bare"]["score"], abs=1e-9)
+    assert len(pair["ray"]["cycles_s"]) == len(pair["bare"]["cycles_s"]) == 1
+    assert overhead["ray_share_median"] == pytest.approx(pair["ray_share"])
+    assert json.dumps(overhead)  # the section is JSON as written to the results file
+
+
+@pytest.mark.slow
+@pytest.mark.extended  # five Ray runs: about 2 minutes on an idle 2-core machine
+@pytest.mark.timeout(600)
+def test_loop_overhead_quick_end_to_end(tmp_path):
+    out = tmp_path / "lo.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "loop_overhead.py"), "--quick", "--out",
+                           str(out)], cwd=REPO, capture_output=True, text=True, timeout=580)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert set(result) >= {"padding", "overhead", "batching", "budget", "command", "machine"}
+    assert [r["keep_fraction"] for r in result["budget"]["rows"]] == [0.5, 0.2]
+    runs = result["batching"]["runs"]
+    assert runs["random"]["examples_trained"] == runs["length"]["examples_trained"]
+    for row in result["budget"]["rows"]:
+        assert 0 < row["ideal_fraction"] < 1 and row["run"]["examples_trained"] < runs["length"]["examples_trained"]
