@@ -40,7 +40,7 @@ log="$out/check.txt"
 
 cd "$repo"
 echo "== loop overhead (ATIS, 6-layer MiniLM)" | tee -a "$log"
-timeout 240 "$python" benchmarks/loop_overhead.py --gpu --sections padding,overhead --repeats 3 \
+timeout 200 "$python" benchmarks/loop_overhead.py --gpu --sections padding,overhead --repeats 3 \
     --data-root "$data_root" --out "$out/loop_overhead.json" 2>&1 | tee -a "$log"
 
 common=(data.format=jointbert "data.path=$data_root/atis" data.eval_split=validation data.test_split=test
@@ -51,7 +51,7 @@ for method in full dynamic; do
     else extra=(pruning.mode=dynamic pruning.score=el2n pruning.keep_fraction=0.5
                 pruning.warmup_epochs=4 pruning.period_epochs=4); fi
     echo "== $method run (E = 40)" | tee -a "$log"
-    timeout 150 "$python" -m raypruning train studies/atis.yaml "${common[@]}" "${extra[@]}" \
+    timeout 130 "$python" -m raypruning train studies/atis.yaml "${common[@]}" "${extra[@]}" \
         --output "$out/run-$method" --no-ray-dashboard 2>&1 | tail -5 | tee -a "$log"
     cp "$out/run-$method/summary.json" "$out/$method.json"
 done
