@@ -123,10 +123,16 @@ def run_one(overrides: list[str], workdir: str | Path | None = None) -> dict:
 
 def slim(summary: dict) -> dict:
     """The numbers of a summary that the benchmark files keep (no config; of the history, the scores)."""
-    keys = ("metric", "score", "metrics", "train_time_s", "scoring_time_s", "total_time_s", "wall_time_s",
-            "driver_time_s", "examples_trained", "full_data_examples", "ideal_fraction", "pruning_events",
-            "num_train_examples")
+    keys = ("metric", "score", "metrics", "test_score", "test_split", "train_time_s", "scoring_time_s",
+            "total_time_s", "wall_time_s", "driver_time_s", "examples_trained", "full_data_examples",
+            "ideal_fraction", "pruning_events", "num_train_examples")
     out = {k: summary.get(k) for k in keys if k in summary}
+    history = summary.get("history", [])
     # The learning curve shows whether a run had converged by its last epoch.
-    out["score_by_epoch"] = [h.get("score") for h in summary.get("history", [])]
+    out["score_by_epoch"] = [h.get("score") for h in history]
+    # A full-data run's test score and cumulative cost after every epoch: the fewer-epochs curve
+    # that pruned runs are compared with at equal cost (pruned runs have a test score only at the end).
+    out["test_score_by_epoch"] = [h.get("test_score") for h in history]
+    out["total_time_by_epoch"] = [h.get("total_time_s") for h in history]
+    out["train_time_by_epoch"] = [h.get("train_time_s") for h in history]
     return out

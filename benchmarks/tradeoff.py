@@ -1,55 +1,70 @@
 #!/usr/bin/env python
-"""Time-accuracy trade-off of dynamic EL2N pruning against its baselines (issue 6).
+"""Time-accuracy trade-off of dynamic EL2N pruning against its baselines (issues 6 and 17).
 
 For each dataset, in ONE invocation and interleaved (the method order rotates
 with the seed), runs:
 
-- full            full-data finetuning, the reference (pruning.mode=full)
-- dynamic-el2n    re-scores every T epochs after tau warmup epochs (the paper's method)
-- static-el2n     scores once after the warmup and keeps that subset (pruning.mode=static)
-- dynamic-random  re-draws a random subset every T epochs (pruning.score=random)
-- dynamic-el2n-explore  (only with --explore E > 0) dynamic EL2N whose kept budget
-                  spends the share E on random other examples (epsilon-greedy,
-                  Raju et al. 2021); the other EL2N methods keep explore = 0
-- soft            InfoBatch (pruning.mode=soft, score loss): every epoch skips a
-                  random share r of the examples whose last training loss is below
-                  the mean and rescales the rest; no keep fraction, no tau, T; run
-                  once per prune ratio r (--prune-ratio, default 0.5), its row has
-                  keep_fraction null and prune_ratio r
+- full               full-data finetuning, the reference (pruning.mode=full); its
+                     test score after every epoch against its cumulative cost is
+                     also the "full data, fewer epochs" curve (equal_cost.py)
+- dynamic-el2n       the paper's method: re-scores every T epochs after tau warmup
+                     epochs, keeps the top f of the examples by EL2N
+- dynamic-el2n-best  the best variant we have: dynamic EL2N with exploration
+                     (--explore, default 0.3, epsilon-greedy), a token budget
+                     (pruning.budget=tokens) and the training pass's scores reused
+                     for the kept examples (pruning.reuse_train_scores=true, mapped
+                     onto the eval scale: pruning.reuse_calibration, default 0.1)
+- static-el2n        scores once after the warmup and keeps that subset
+- dynamic-random     re-draws a random subset every T epochs (pruning.score=random)
+- soft               InfoBatch (pruning.mode=soft, score loss): every epoch skips a
+                     random share r of the examples whose last training loss is below
+                     the mean and rescales the rest; no keep fraction, tau or T; one
+                     run per prune ratio r (--prune-ratio, default 0.5), its row has
+                     keep_fraction null and prune_ratio r
 
-at keep fractions 0.5 and 0.2 (--keep), and writes <out>/<dataset>.json: a
-list of rows, one per (method, keep fraction), with the score (mean and spread
-over seeds), the score delta and time saving against the reference, the
-realised time fraction next to the ideal (tau + f(E - tau))/E, the scoring
-share, wall times, the command and the machine. Time saving uses the paper's
-accounting (total_time_s = training steps + scoring passes), computed per
-seed against the same seed's reference run and then averaged.
+at keep fractions 0.5, 0.3 and 0.2 (--keep) and seeds 0, 1, 2 (--seeds).
+
+Selection on validation, report on test: every run scores the validation split
+each epoch (data.eval_split=validation) and the test split once after its last
+epoch (data.test_split=test); the full-data reference scores test after every
+epoch as well. Rows report the test score; validation scores sit beside them.
+
+Writes <out>/<dataset>.json: a list of rows, one per (method, keep fraction),
+with the test score (mean and spread over seeds), score_delta (test, against
+the same seed's reference, averaged), val_score_delta, time_saving,
+equal_cost_epochs_delta (the method's test score minus the fewer-epochs
+curve's at the same cost, per seed, averaged), the realised time fraction next
+to the ideal (tau + f(E - tau))/E, the scoring share, wall times, the command
+and the machine. Time uses the paper's accounting (total_time_s = training
+steps + scoring passes), per seed against the same seed's reference.
 
 Datasets (data in <repo>/../shared/data, or --data-root):
-- atis, snips: JointBERT layout, joint intent + slot EL2N (norm), evaluated on
-  the test split; primary metric exact match, with intent accuracy and slot F1.
-- sst2: GLUE SST-2, evaluated on dev (872 sentences); metric accuracy.
-On CPU, SNIPS and SST-2 train on the first 4000 examples of their training
-files (--max-train; SNIPS's file is shuffled, its first 4000 lines hold all 7
-intents): their full sets (13k, 67k) are out of reach of a CPU budget. ATIS
-trains on all 4478. With --gpu every dataset is used whole.
+- atis, snips: JointBERT layout (train/dev/test), joint intent + slot EL2N
+  (norm); selection on dev, reported on test; primary metric exact match
+  (intent accuracy and slot F1 recorded from validation).
+- sst2: GLUE SST-2; a seeded, label-stratified 5% of train is carved out as
+  validation (data.validation_fraction=0.05), and the official dev set (872
+  sentences) becomes the test split; metric accuracy.
+On CPU, SNIPS and SST-2 train on label-stratified samples of 6000 and 8000
+examples (data.max_train_examples, drawn with data.sample_seed, the same for
+every seed and method); their full sets (13k, 67k) are out of reach of a CPU
+budget. ATIS trains on all 4478. With --gpu every dataset is used whole.
 - synthetic: the built-in synthetic joint task (used by --quick).
 
 CPU defaults: model `minilm` (all-MiniLM-L6-v2) truncated to --layers 2
 encoder layers, lr 3e-4 constant, batch 32, max length 64, 1 Ray Train worker,
 E = 10 epochs for ATIS and SNIPS and 6 for SST-2: chosen so that the
 full-data reference has converged by its last epoch, as in the paper (the
-rows keep each run's score by epoch; lr 1e-4 with 6 epochs had left ATIS far
-from converged, see RESULTS.md). --gpu switches to the paper's scale: all
-layers, 40 epochs for joint NLU and 10 for GLUE (max length 256 for GLUE),
-scaling.use_gpu=true; pass --model roberta-base (lr 2e-5) where that model is
-available.
+rows keep each run's score by epoch). --gpu switches to the paper's scale:
+all layers, 40 epochs for joint NLU and 10 for GLUE (max length 256 for
+GLUE), scaling.use_gpu=true; pass --model roberta-base (lr 2e-5) where that
+model is available.
 
 Examples:
-    python benchmarks/tradeoff.py --quick                                   # CI smoke, < 3 min
-    python benchmarks/tradeoff.py --datasets atis --seeds 0 --epochs 4 --max-train 2000   # a shorter look
-    python benchmarks/tradeoff.py --datasets atis,snips,sst2 --period 2 --reuse-train-scores --explore 0.3
-    python benchmarks/tradeoff.py --datasets atis,snips,sst2 --seeds 0,1,2 --gpu --model roberta-base
+    python benchmarks/tradeoff.py --quick                                   # CI smoke: keep 0.5 and 0.2, 1 seed
+    python benchmarks/tradeoff.py --datasets atis --seeds 0 --keep 0.5 --epochs 4   # a shorter look
+    python benchmarks/tradeoff.py --datasets atis,snips,sst2 --period 2     # the issue 17 record (hours of CPU)
+    python benchmarks/tradeoff.py --datasets atis,snips,sst2 --gpu --model roberta-base
 
 After the runs it redraws <out>/tradeoff.png and, when writing to
 benchmarks/results, regenerates benchmarks/RESULTS.md (write_results.py).
@@ -67,29 +82,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (DEFAULT_DATA_ROOT, RESULTS, command_line, machine_info, mean_std,  # noqa: E402
                     run_one, slim, start_ray)
+from equal_cost import EpochCurve, equal_cost, mean_curve  # noqa: E402
 
 JOINT_DATASETS = ("atis", "snips")
 ALL_DATASETS = ("atis", "snips", "sst2", "synthetic")
-METHODS = ("full", "dynamic-el2n", "static-el2n", "dynamic-random")
-EXPLORE_METHOD = "dynamic-el2n-explore"  # run on top of METHODS when --explore > 0
+BEST_METHOD = "dynamic-el2n-best"
+METHODS = ("full", "dynamic-el2n", BEST_METHOD, "static-el2n", "dynamic-random")
 SOFT_METHOD = "soft"  # one run per prune ratio; its job's second value is r, not a keep fraction
 JOINT_METRICS = ("intent_accuracy", "slot_f1", "exact_match")
-CPU_MAX_TRAIN = {"snips": 4000, "sst2": 4000}  # training subsets on CPU (see above)
+CPU_MAX_TRAIN = {"snips": 6000, "sst2": 8000}  # stratified training samples on CPU (see above)
+SST2_VALIDATION_FRACTION = 0.05  # of SST-2's train, carved out for selection; its dev set is the test split
 CPU_EPOCHS = {"atis": 10, "snips": 10, "sst2": 6}
+DEFAULT_KEEP, QUICK_KEEP = "0.5,0.3,0.2", "0.5,0.2"
+DEFAULT_SEEDS, QUICK_SEEDS = "0,1,2", "0"
 REPEAT = ("full-repeat", 1.0)  # the second, bracketing reference run
+SPLITS = ["data.eval_split=validation", "data.test_split=test"]  # select on validation, report on test
 
 
 def data_overrides(dataset: str, data_root: Path, max_train: int | None, quick: bool, gpu: bool) -> list[str]:
+    """The data keys of a dataset: validation for selection, test reported, CPU sample sizes."""
     if max_train is None and not gpu:
         max_train = CPU_MAX_TRAIN.get(dataset)
     if dataset in JOINT_DATASETS:
-        ov = ["data.format=jointbert", f"data.path={data_root / dataset}", "data.eval_split=test"]
+        ov = ["data.format=jointbert", f"data.path={data_root / dataset}"] + SPLITS
     elif dataset == "sst2":
-        ov = ["data.format=glue", f"data.path={data_root / 'glue' / 'SST-2'}", "data.eval_split=validation"]
+        ov = ["data.format=glue", f"data.path={data_root / 'glue' / 'SST-2'}",
+              f"data.validation_fraction={SST2_VALIDATION_FRACTION}"] + SPLITS
     elif dataset == "synthetic":
         n = 400 if quick else 2000
         ov = ["data.format=synthetic", "data.synthetic.task=joint", f"data.synthetic.num_train={n}",
-              f"data.synthetic.num_eval={100 if quick else 300}"]
+              f"data.synthetic.num_eval={100 if quick else 300}"] + SPLITS
     else:
         raise SystemExit(f"unknown dataset {dataset!r} (known: {', '.join(ALL_DATASETS)})")
     if max_train is not None and dataset != "synthetic":
@@ -120,9 +142,14 @@ def epochs_for(args, dataset: str) -> int:
     return CPU_EPOCHS.get(dataset, 4)
 
 
+def best_options(explore: float) -> tuple[str, ...]:
+    """The best EL2N variant's keys: exploration, a token budget, calibrated reuse of training-pass scores."""
+    return (f"pruning.explore={explore}", "pruning.budget=tokens", "pruning.reuse_train_scores=true")
+
+
 def method_overrides(method: str, keep: float, tau: int, period: int, el2n: tuple[str, ...] = (),
-                     explore: float = 0.0) -> list[str]:
-    """The pruning keys of one method; `el2n` holds the EL2N selection options (reuse, offset)."""
+                     explore: float = 0.3) -> list[str]:
+    """The pruning keys of one method; `el2n` holds the paper methods' EL2N options (reuse, offset)."""
     if method == "full":
         return ["pruning.mode=full"]
     if method == SOFT_METHOD:  # `keep` is the prune ratio r here
@@ -130,8 +157,8 @@ def method_overrides(method: str, keep: float, tau: int, period: int, el2n: tupl
     common = [f"pruning.keep_fraction={keep}", f"pruning.warmup_epochs={tau}", f"pruning.period_epochs={period}"]
     if method == "dynamic-el2n":
         return ["pruning.mode=dynamic", "pruning.score=el2n"] + common + list(el2n)
-    if method == EXPLORE_METHOD:
-        return ["pruning.mode=dynamic", "pruning.score=el2n", f"pruning.explore={explore}"] + common + list(el2n)
+    if method == BEST_METHOD:  # later keys win: the variant's own options override the paper's
+        return ["pruning.mode=dynamic", "pruning.score=el2n"] + common + list(el2n) + list(best_options(explore))
     if method == "static-el2n":
         return ["pruning.mode=static", "pruning.score=el2n"] + common + list(el2n)
     if method == "dynamic-random":
@@ -142,9 +169,8 @@ def method_overrides(method: str, keep: float, tau: int, period: int, el2n: tupl
 def plan(args) -> list[tuple[str, float]]:
     """(method, keep) pairs; the reference first in the canonical order."""
     out = [("full", 1.0)]
-    methods = METHODS[1:] + ((EXPLORE_METHOD,) if args.explore > 0 else ())
     for keep in args.keep:
-        for method in methods:
+        for method in METHODS[1:]:
             out.append((method, keep))
     out += [(SOFT_METHOD, r) for r in args.prune_ratio]
     return out
@@ -187,7 +213,9 @@ def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
     def log(seed, job, s):
         if job == REPEAT:
             job = ("full (repeat)", 1.0)
-        print(f"[{dataset} seed {seed}] {job[0]:<14} keep {job[1]:.2f}: {s['metric']} {s['score']:.2f}  "
+        test = s.get("test_score")
+        print(f"[{dataset} seed {seed}] {job[0]:<17} keep {job[1]:.2f}: {s['metric']} val {s['score']:.2f} "
+              f"test {'-' if test is None else format(test, '.2f')}  "
               f"total {s['total_time_s']:.1f}s (scoring {s['scoring_time_s']:.1f}s)  "
               f"wall {s['wall_time_s']:.1f}s  driver {s['driver_time_s']:.1f}s", flush=True)
 
@@ -228,59 +256,127 @@ def _remote_run(overrides):
     return _run_one(overrides)
 
 
-def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) -> list[dict]:
-    repeats = repeats or {}
+def reported_score(run: dict) -> float:
+    """The reported score of a run: its test split's, evaluated once after the last epoch."""
+    if run.get("test_score") is None:
+        raise SystemExit("a run has no test score: the dataset needs a test split (data.test_split)")
+    return run["test_score"]
+
+
+def references(runs, repeats) -> tuple[dict, dict]:
+    """Per seed, the reference run whose time is the mean of the two bracketing full runs (when there are
+    two), and the drift between them (second / first total_time_s; 1.0 = a steady machine)."""
     first = runs[("full", 1.0)]
-    # Reference time per seed: the mean of the bracketing full runs (first and last) when there are two.
     ref = {seed: dict(r, total_time_s=(r["total_time_s"] + repeats[seed]["total_time_s"]) / 2,
                       wall_time_s=(r["wall_time_s"] + repeats[seed]["wall_time_s"]) / 2)
            if seed in repeats else r for seed, r in first.items()}
     drift = {str(seed): repeats[seed]["total_time_s"] / first[seed]["total_time_s"] for seed in repeats}
-    ref_score, _ = mean_std([r["score"] for r in ref.values()])
+    return ref, drift
+
+
+def reference_curves(ref: dict, first: dict, score_key: str) -> dict[str, EpochCurve]:
+    """seed -> the fewer-epochs curve of that seed's reference, its times scaled to end at the bracketed
+    reference time (so that the curve's last point is the reference the savings divide by)."""
+    out = {}
+    for seed, run in first.items():
+        scale = ref[seed]["total_time_s"] / run["total_time_s"] if run["total_time_s"] else 1.0
+        curve = EpochCurve.from_run(run, score_key, scale)
+        if curve is not None:
+            out[str(seed)] = curve
+    return out
+
+
+def equal_cost_fields(per: dict, seeds: list, curves: dict, val_curves: dict) -> dict:
+    """equal_cost_epochs_delta (test) and its validation twin, against the same seed's reference curve."""
+    test = equal_cost({str(s): (per[s]["total_time_s"], reported_score(per[s])) for s in seeds}, curves)
+    val = equal_cost({str(s): (per[s]["total_time_s"], per[s]["score"]) for s in seeds}, val_curves)
+    return {
+        "equal_cost_epochs_delta": test.delta if test else None,
+        "equal_cost_epochs_delta_std": test.delta_std if test else None,
+        "equal_cost_epochs": test.epochs if test else None,  # epochs of full data the same cost buys
+        "equal_cost_epochs_delta_per_seed": test.per_seed if test else None,
+        "val_equal_cost_epochs_delta": val.delta if val else None,
+    }
+
+
+def score_fields(per: dict, ref: dict, seeds: list) -> dict:
+    """Test scores (reported) and validation scores (selection), each with its delta to the same seed's
+    reference averaged over seeds."""
+    test, test_std = mean_std([reported_score(per[s]) for s in seeds])
+    val, val_std = mean_std([per[s]["score"] for s in seeds])
+    delta, delta_std = mean_std([reported_score(per[s]) - reported_score(ref[s]) for s in seeds])
+    val_delta, val_delta_std = mean_std([per[s]["score"] - ref[s]["score"] for s in seeds])
+    return {"score_split": "test", "score": test, "score_std": test_std, "test_score": test,
+            "test_score_std": test_std, "score_delta": delta, "score_delta_std": delta_std,
+            "val_score": val, "val_score_std": val_std, "val_score_delta": val_delta,
+            "val_score_delta_std": val_delta_std}
+
+
+def time_fields(method: str, per: dict, ref: dict, seeds: list) -> dict:
+    """Time saving against the same seed's reference (training steps + scoring), and the raw times."""
+    realised, realised_std = mean_std([per[s]["total_time_s"] / ref[s]["total_time_s"] for s in seeds])
+    wall_fr, _ = mean_std([per[s]["wall_time_s"] / ref[s]["wall_time_s"] for s in seeds])
+    full = method == "full"
+
+    def mean_of(key):
+        return mean_std([per[s][key] for s in seeds])[0]
+
+    return {
+        "time_saving": 0.0 if full else 1.0 - realised,
+        "time_saving_std": 0.0 if full else realised_std,
+        "realised_fraction": 1.0 if full else realised,
+        "ideal_fraction": mean_of("ideal_fraction"),
+        "examples_fraction": mean_std([per[s]["examples_trained"] / per[s]["full_data_examples"]
+                                       for s in seeds])[0],
+        "scoring_share": mean_std([per[s]["scoring_time_s"] / per[s]["total_time_s"] for s in seeds])[0],
+        "total_time_s": mean_of("total_time_s"),
+        "train_time_s": mean_of("train_time_s"),
+        "scoring_time_s": mean_of("scoring_time_s"),
+        "wall_time_s": mean_of("wall_time_s"),
+        "wall_fraction": 1.0 if full else wall_fr,
+        "driver_time_s": mean_of("driver_time_s"),
+    }
+
+
+def method_settings(args, method: str, keep: float) -> dict:
+    """What a row's method was run with (the random baseline ignores the EL2N options)."""
+    soft, el2n, best = method == SOFT_METHOD, "el2n" in method, method == BEST_METHOD
+    return {
+        "keep_fraction": None if soft else keep,
+        "prune_ratio": keep if soft else None,
+        "warmup_epochs": 0 if method == "full" or soft else args.warmup,
+        "period_epochs": 0 if method == "full" or soft else args.period,
+        "reuse_train_scores": (True if best else args.reuse_train_scores) if el2n else None,
+        "explore": (args.explore if best else 0.0) if el2n else None,
+        "budget": ("tokens" if best else "examples") if el2n else None,
+        "offset": args.offset if el2n else None,
+    }
+
+
+def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) -> list[dict]:
+    ref, drift = references(runs, repeats or {})
+    first = runs[("full", 1.0)]
+    curves = reference_curves(ref, first, "test_score_by_epoch")
+    val_curves = reference_curves(ref, first, "score_by_epoch")
+    ref_seeds = sorted(ref)
     rows = []
     for job in jobs:
         method, keep = job
-        soft = method == SOFT_METHOD
         per = ref if job == ("full", 1.0) else runs[job]
         seeds = sorted(per)
-        score, score_std = mean_std([per[s]["score"] for s in seeds])
-        fractions = [per[s]["total_time_s"] / ref[s]["total_time_s"] for s in seeds]
-        realised, realised_std = mean_std(fractions)
-        wall_fr, _ = mean_std([per[s]["wall_time_s"] / ref[s]["wall_time_s"] for s in seeds])
-        shares, _ = mean_std([per[s]["scoring_time_s"] / per[s]["total_time_s"] for s in seeds])
-        deltas = [per[s]["score"] - ref[s]["score"] for s in seeds]
-        _, delta_std = mean_std(deltas)
-        row = {
-            "dataset": dataset,
-            "method": method,
-            "keep_fraction": None if soft else keep,
-            "prune_ratio": keep if soft else None,
-            "warmup_epochs": 0 if method == "full" or soft else args.warmup,
-            "period_epochs": 0 if method == "full" or soft else args.period,
-            # EL2N selection options (the random baseline ignores them)
-            "reuse_train_scores": args.reuse_train_scores if "el2n" in method else None,
-            "explore": (args.explore if method == EXPLORE_METHOD else 0.0) if "el2n" in method else None,
-            "offset": args.offset if "el2n" in method else None,
-            "epochs": epochs,
-            "seeds": seeds,
-            "metric": per[seeds[0]]["metric"],
-            "score": score,
-            "score_std": score_std,
-            "score_delta": score - ref_score,
-            "score_delta_std": delta_std,
-            "time_saving": 0.0 if method == "full" else 1.0 - realised,
-            "time_saving_std": 0.0 if method == "full" else realised_std,
-            "realised_fraction": 1.0 if method == "full" else realised,
-            "ideal_fraction": mean_std([per[s]["ideal_fraction"] for s in seeds])[0],
-            "examples_fraction": mean_std([per[s]["examples_trained"] / per[s]["full_data_examples"]
-                                           for s in seeds])[0],
-            "scoring_share": shares,
-            "total_time_s": mean_std([per[s]["total_time_s"] for s in seeds])[0],
-            "train_time_s": mean_std([per[s]["train_time_s"] for s in seeds])[0],
-            "scoring_time_s": mean_std([per[s]["scoring_time_s"] for s in seeds])[0],
-            "wall_time_s": mean_std([per[s]["wall_time_s"] for s in seeds])[0],
-            "wall_fraction": 1.0 if method == "full" else wall_fr,
-            "driver_time_s": mean_std([per[s]["driver_time_s"] for s in seeds])[0],
+        row = {"dataset": dataset, "method": method, **method_settings(args, method, keep), "epochs": epochs,
+               "seeds": seeds, "metric": per[seeds[0]]["metric"], **score_fields(per, ref, seeds),
+               **time_fields(method, per, ref, seeds)}
+        if method == "full":  # the reference sits on its own curve's last point
+            row.update(equal_cost_epochs_delta=0.0, equal_cost_epochs_delta_std=0.0, equal_cost_epochs=float(epochs),
+                       val_equal_cost_epochs_delta=0.0,
+                       epochs_curve=mean_curve([curves[str(s)] for s in ref_seeds if str(s) in curves],
+                                               [ref[s]["total_time_s"] for s in ref_seeds if str(s) in curves],
+                                               [reported_score(ref[s]) for s in ref_seeds if str(s) in curves]))
+        else:
+            row.update(equal_cost_fields(per, seeds, curves, val_curves))
+        row.update({
+            "metrics_split": "validation",  # intent_accuracy, slot_f1, exact_match below: validation
             "num_train_examples": per[seeds[0]].get("num_train_examples"),
             "model": "tiny" if args.quick else args.model,
             "layers": None if args.quick else args.layers,
@@ -295,7 +391,7 @@ def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) ->
             # Second full-data run / first one (total_time_s): how much the machine drifted during the
             # invocation (1.0 = steady). Only with --bracket.
             "reference_drift": drift or None,
-        }
+        })
         for name in JOINT_METRICS:
             vals = [per[s]["metrics"].get(name) for s in seeds if name in per[s]["metrics"]]
             if vals:
@@ -307,14 +403,17 @@ def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) ->
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="atis,snips,sst2", help="comma list of atis, snips, sst2, synthetic")
-    ap.add_argument("--seeds", default="0", help="comma list of train seeds (default 0)")
+    ap.add_argument("--seeds", default=None,
+                    help=f"comma list of train seeds (default {DEFAULT_SEEDS}; --quick: {QUICK_SEEDS})")
     ap.add_argument("--epochs", type=int, default=None,
                     help=f"epoch budget E (CPU default {CPU_EPOCHS}; 40 joint / 10 GLUE with --gpu)")
     ap.add_argument("--layers", type=int, default=None,
                     help="keep the first N encoder layers (default 2 on CPU, all with --gpu)")
     ap.add_argument("--max-train", type=int, default=None,
-                    help=f"first N training examples of every dataset (CPU default {CPU_MAX_TRAIN}, else all)")
-    ap.add_argument("--keep", default="0.5,0.2", help="keep fractions f (default 0.5,0.2)")
+                    help=f"a label-stratified sample of N training examples of every dataset "
+                         f"(CPU default {CPU_MAX_TRAIN}, else all)")
+    ap.add_argument("--keep", default=None,
+                    help=f"keep fractions f (default {DEFAULT_KEEP}; --quick: {QUICK_KEEP})")
     ap.add_argument("--prune-ratio", default="0.5",
                     help="soft pruning's r, comma list: one soft run per value (default 0.5; empty: no soft run)")
     ap.add_argument("--warmup", type=int, default=1, help="tau, warmup epochs (default 1)")
@@ -322,11 +421,11 @@ def parse_args(argv=None):
     ap.add_argument("--model", default="minilm", help="model.name (default minilm)")
     ap.add_argument("--lr", type=float, default=None, help="default 3e-4 for minilm, 2e-5 otherwise")
     ap.add_argument("--reuse-train-scores", action="store_true",
-                    help="EL2N methods: pruning.reuse_train_scores=true (scores of trained examples from the "
-                         "training pass; only the others are re-scored)")
-    ap.add_argument("--explore", type=float, default=0.0,
-                    help=f"above 0: also run {EXPLORE_METHOD}, dynamic EL2N with this pruning.explore "
-                         "(the epsilon-greedy share of the kept budget; default 0: not run)")
+                    help="dynamic-el2n and static-el2n: pruning.reuse_train_scores=true (default off, as the "
+                         f"paper; {BEST_METHOD} always reuses them)")
+    ap.add_argument("--explore", type=float, default=0.3,
+                    help=f"{BEST_METHOD}: pruning.explore, the epsilon-greedy share of the kept budget "
+                         "(default 0.3)")
     ap.add_argument("--offset", type=float, default=0.0,
                     help="EL2N methods: pruning.offset, the top share of hardest examples skipped (default 0)")
     ap.add_argument("--workers", type=int, default=1, help="Ray Train workers per run (default 1)")
@@ -340,7 +439,8 @@ def parse_args(argv=None):
                          "--quick)")
     ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     ap.add_argument("--quick", action="store_true",
-                    help="CI smoke: synthetic data, tiny model, 1 seed, 3 epochs (< 3 minutes on 2 cores)")
+                    help="CI smoke: synthetic data, tiny model, 3 epochs, 1 seed and keep 0.5, 0.2 unless "
+                         "--seeds / --keep say otherwise (a few minutes on 2 cores)")
     ap.add_argument("--gpu", action="store_true", help="paper scale on a GPU (see above)")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default benchmarks/results; benchmarks/results/quick with --quick)")
@@ -348,11 +448,14 @@ def parse_args(argv=None):
     ap.add_argument("--verbose", action="store_true", help="show the Ray workers' logs")
     args = ap.parse_args(argv)
     args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    args.seeds = [int(s) for s in str(args.seeds).split(",") if s.strip()]
-    args.keep = [float(k) for k in args.keep.split(",") if k.strip()]
+    # Quick mode stays small (a smoke test): two keep fractions and one seed unless asked for more.
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
+    keep = args.keep if args.keep is not None else (QUICK_KEEP if args.quick else DEFAULT_KEEP)
+    args.seeds = [int(s) for s in str(seeds).split(",") if s.strip()]
+    args.keep = [float(k) for k in keep.split(",") if k.strip()]
     args.prune_ratio = [float(r) for r in args.prune_ratio.split(",") if r.strip()]
     if args.quick:
-        args.datasets, args.seeds = ["synthetic"], args.seeds[:1]
+        args.datasets = ["synthetic"]
         if args.parallel is None:
             args.parallel = 4
     if args.parallel is None:
@@ -402,13 +505,15 @@ def main(argv=None) -> int:
 
 def print_rows(rows: list[dict]) -> None:
     ds = rows[0]["dataset"]
-    print(f"\n{ds}: {rows[0]['metric']}, E={rows[0]['epochs']}, seeds {rows[0]['seeds']}")
-    print(f"{'method':<15} {'keep':>5} {'score':>7} {'+-':>5} {'delta':>6} {'saving':>7} {'realised':>8} "
-          f"{'ideal':>6} {'scoring':>7} {'wall_s':>7}")
+    print(f"\n{ds}: test {rows[0]['metric']}, E={rows[0]['epochs']}, seeds {rows[0]['seeds']}")
+    print(f"{'method':<18} {'keep':>5} {'test':>7} {'+-':>5} {'delta':>6} {'val d':>6} {'eq-cost':>7} "
+          f"{'saving':>7} {'realised':>8} {'ideal':>6} {'scoring':>7} {'wall_s':>7}")
     for r in rows:
         setting = f"r={r['prune_ratio']:g}" if r["method"] == SOFT_METHOD else f"{r['keep_fraction']:.2f}"
-        print(f"{r['method']:<15} {setting:>5} {r['score']:>7.2f} {r['score_std']:>5.2f} "
-              f"{r['score_delta']:>+6.2f} {r['time_saving']:>7.1%} {r['realised_fraction']:>8.3f} "
+        eq = r.get("equal_cost_epochs_delta")
+        print(f"{r['method']:<18} {setting:>5} {r['score']:>7.2f} {r['score_std']:>5.2f} "
+              f"{r['score_delta']:>+6.2f} {r['val_score_delta']:>+6.2f} {'-' if eq is None else format(eq, '+.2f'):>7} "
+              f"{r['time_saving']:>7.1%} {r['realised_fraction']:>8.3f} "
               f"{r['ideal_fraction']:>6.3f} {r['scoring_share']:>7.1%} {r['wall_time_s']:>7.1f}")
 
 

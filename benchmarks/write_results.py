@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,14 +22,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS  # noqa: E402
 
 DATASET_ORDER = ("atis", "snips", "sst2", "synthetic")
-METHOD_MARKERS = {"full": "*", "dynamic-el2n": "o", "dynamic-el2n-explore": "D", "static-el2n": "s",
-                  "dynamic-random": "^", "soft": "P"}
-DYNAMIC_EL2N = ("dynamic-el2n", "dynamic-el2n-explore")  # the goals are checked on each variant that ran
+METHOD_MARKERS = {"full": "*", "dynamic-el2n": "o", "dynamic-el2n-best": "X", "dynamic-el2n-explore": "D",
+                  "static-el2n": "s", "dynamic-random": "^", "soft": "P"}
+DYNAMIC_EL2N = ("dynamic-el2n", "dynamic-el2n-explore")  # earlier records: goals checked on each variant
 PAPER = ("Attendu & Corbeil 2023 (roberta-base, GPU, joint NLU 40 epochs / GLUE 10): keeping 50% of the "
          "examples preserves full accuracy with up to 41% less finetuning time; keeping 20% costs about "
          "1 point of accuracy with 66% less time; dynamic pruning beats static pruning.")
-# (keep fraction, max score drop in points, min time saving)
-GOALS = ((0.5, 0.5, 0.40), (0.2, 1.5, 0.60))
+# Earlier records (issue 6: one seed, scored on the split used for selection) are judged against
+# their own goals: (keep fraction, max score drop in points, min time saving).
+LEGACY_GOALS = ((0.5, 0.5, 0.40), (0.2, 1.5, 0.60))
+
+
+@dataclass(frozen=True)
+class AccuracyGoal:
+    """Some pruning method at one of `keeps` within `max_drop` test points of full data (mean of
+    `seeds` seeds) with at least `min_saving` time saving, on each of `datasets` (issue 17)."""
+
+    keeps: tuple[float, ...]
+    max_drop: float
+    min_saving: float
+    datasets: tuple[str, ...] = ("atis", "snips")
+    seeds: int = 3
+
+    def text(self) -> str:
+        keeps = " or ".join(f"{k:g}" for k in self.keeps)
+        return (f"some pruning method at keep {keeps} within {self.max_drop:g} point of full data (test, mean of "
+                f"{self.seeds} seeds) with >= {100 * self.min_saving:.0f}% time saving")
+
+
+GOALS = (AccuracyGoal((0.5,), 0.5, 0.42), AccuracyGoal((0.3, 0.2), 1.5, 0.60))
+EQUAL_COST_DATASETS = ("atis", "snips", "sst2")
+EQUAL_COST_MIN = 2  # datasets on which the best pruning method must beat the fewer-epochs curve
 
 
 def load_datasets(results: Path) -> dict[str, list[dict]]:
@@ -70,10 +94,14 @@ def plot(results: Path, out: Path) -> Path | None:
                 if method != "full":
                     ax.annotate(setting(r), (100 * r["time_saving"], r["score_delta"]),
                                 textcoords="offset points", xytext=(5, 4), fontsize=8)
+        curve = next((r.get("epochs_curve") for r in rows if r["method"] == "full"), None)
+        if curve:  # full data with fewer epochs: epoch k's cost and test score, relative to the reference
+            ax.plot([100 * (1 - p["time_fraction"]) for p in curve], [p["score_delta"] for p in curve],
+                    color="grey", ls="--", lw=1, label="full, fewer epochs")
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_title(f"{dataset} ({rows[0]['metric']}, E={rows[0]['epochs']}, {len(rows[0]['seeds'])} seed(s))")
         ax.set_xlabel("time saving vs full data (%, train + scoring)")
-        ax.set_ylabel("score delta vs full data (points)")
+        ax.set_ylabel(("test " if is_test_record(rows) else "") + "score delta vs full data (points)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8, loc="best")
     fig.tight_layout()
@@ -94,15 +122,15 @@ def _fmt(v, spec=".2f", pct=False):
     return f"{100 * v:.1f}%" if pct else format(v, spec)
 
 
-def goal_lines(dataset: str, rows: list[dict]) -> list[str]:
-    """One verdict line per goal, for each dynamic EL2N variant in the rows."""
+def legacy_goal_lines(dataset: str, rows: list[dict]) -> list[str]:
+    """Earlier records: one verdict line per issue 6 goal, for each dynamic EL2N variant in the rows."""
     lines = []
     by = {(r["method"], round(r["keep_fraction"], 4)): r for r in rows if r.get("keep_fraction") is not None}
     variants = [m for m in DYNAMIC_EL2N if any(r["method"] == m for r in rows)] or ["dynamic-el2n"]
     for method in variants:
         name = "dynamic EL2N" + (f" (explore {by_method(rows, method)['explore']:g})"
                                  if method != "dynamic-el2n" else "")
-        for keep, max_drop, min_saving in GOALS:
+        for keep, max_drop, min_saving in LEGACY_GOALS:
             r = by.get((method, keep))
             if r is None:
                 lines.append(f"- {dataset}: {name} at keep {keep}: NOT RUN.")
@@ -142,6 +170,85 @@ def _goal_verdict(r: dict, max_drop: float, min_saving: float) -> str:
             + (f": {'; '.join(reason)}." if reason else "."))
 
 
+def is_test_record(rows: list[dict]) -> bool:
+    """Rows written since issue 17: selected on validation, reported on test, with the equal-cost fields."""
+    return bool(rows) and rows[0].get("score_split") == "test" and "equal_cost_epochs_delta" in rows[0]
+
+
+def at_keep(rows: list[dict], keeps: tuple[float, ...]) -> list[dict]:
+    """The pruning methods' rows at these keep fractions (soft pruning has none, so never)."""
+    return [r for r in rows if r["method"] != "full" and r.get("keep_fraction") is not None
+            and any(abs(r["keep_fraction"] - k) < 1e-9 for k in keeps)]
+
+
+def shortfall(r: dict, goal: AccuracyGoal) -> tuple[float, float]:
+    """(test points below the allowed drop, time saving below the minimum); (0, 0) when the row meets it."""
+    return max(0.0, -goal.max_drop - r["score_delta"]), max(0.0, goal.min_saving - r["time_saving"])
+
+
+def _miss_text(r: dict, goal: AccuracyGoal) -> str:
+    points, saving = shortfall(r, goal)
+    misses = ([f"{points:.2f} points of score"] if points else []) + (
+        [f"{100 * saving:.1f} points of time saving"] if saving else [])
+    return "meets it" if not misses else "misses by " + " and ".join(misses)
+
+
+def _candidate(r: dict, goal: AccuracyGoal) -> str:
+    spread = f" ± {r['score_delta_std']:.2f}" if len(r["seeds"]) > 1 else ""
+    return (f"{r['method']} at keep {r['keep_fraction']:g}: delta {r['score_delta']:+.2f}{spread} (test; "
+            f"validation {r['val_score_delta']:+.2f}), saving {100 * r['time_saving']:.1f}%: {_miss_text(r, goal)}")
+
+
+def accuracy_goal_lines(dataset: str, rows: list[dict], goal: AccuracyGoal) -> list[str]:
+    """The verdict on one accuracy-and-time goal, then every candidate with what it misses by."""
+    head = f"- {dataset}: {goal.text()}: "
+    candidates = at_keep(rows, goal.keeps)
+    if not candidates:
+        return [head + "NOT RUN."]
+    seeds = min(len(r["seeds"]) for r in candidates)
+    caveat = f" ({seeds} seed(s) only, the goal asks for the mean of {goal.seeds})" if seeds < goal.seeds else ""
+    met = [r for r in candidates if shortfall(r, goal) == (0.0, 0.0)]
+    if met:
+        head += ("**MET**" + caveat + " by " + ", ".join(f"{r['method']} at keep {r['keep_fraction']:g}" for r in met)
+                 + ".")
+    else:  # the nearest miss, each shortfall relative to its allowance
+        near = min(candidates, key=lambda r: shortfall(r, goal)[0] / goal.max_drop
+                   + shortfall(r, goal)[1] / goal.min_saving)
+        head += f"**NOT MET**{caveat}; nearest: {near['method']} at keep {near['keep_fraction']:g}, " \
+                f"{_miss_text(near, goal)}."
+    return [head] + [f"  - {_candidate(r, goal)}" for r in candidates]
+
+
+def best_by_validation(rows: list[dict]) -> dict | None:
+    """The pruning row furthest above the fewer-epochs curve on VALIDATION: the best method is chosen
+    without looking at the test split, then judged on test."""
+    scored = [r for r in rows if r["method"] != "full" and r.get("val_equal_cost_epochs_delta") is not None
+              and r.get("equal_cost_epochs_delta") is not None]
+    return max(scored, key=lambda r: r["val_equal_cost_epochs_delta"]) if scored else None
+
+
+def equal_cost_goal_lines(data: dict[str, list[dict]]) -> list[str]:
+    """Per dataset, whether the best pruning method (chosen on validation) beats the fewer-epochs curve on
+    test at its own cost, then the verdict over the datasets."""
+    lines, above = [], 0
+    for dataset in EQUAL_COST_DATASETS:
+        rows = data.get(dataset)
+        best = best_by_validation(rows) if rows and is_test_record(rows) else None
+        if best is None:
+            lines.append(f"  - {dataset}: not run in this record.")
+            continue
+        delta = best["equal_cost_epochs_delta"]
+        above += delta > 0
+        lines.append(f"  - {dataset}: {best['method']} at {setting(best)} (best on validation, "
+                     f"{best['val_equal_cost_epochs_delta']:+.2f}): test {delta:+.2f} points against full data "
+                     f"trained for {best['equal_cost_epochs']:.1f} epochs at the same cost: "
+                     + ("above the curve." if delta > 0 else f"below the curve by {-delta:.2f} points."))
+    verdict = "MET" if above >= EQUAL_COST_MIN else "NOT MET"
+    missing = "" if above >= EQUAL_COST_MIN else f", {EQUAL_COST_MIN - above} dataset(s) short"
+    return [f"- The best pruning method above the fewer-epochs curve at equal cost on at least {EQUAL_COST_MIN} of "
+            f"the {len(EQUAL_COST_DATASETS)} datasets: **{verdict}** (above on {above}{missing})."] + lines
+
+
 def drift_check(rows: list[dict]) -> list[str]:
     """Random dynamic pruning has no scoring cost: its realised fraction should sit at the ideal."""
     out = []
@@ -162,17 +269,25 @@ def drift_check(rows: list[dict]) -> list[str]:
 
 
 def dataset_table(rows: list[dict]) -> list[str]:
+    """One line per row; test records add the validation delta and the equal-cost columns."""
     joint = any("exact_match" in r for r in rows)
-    head = ["method", "keep f (soft: r)", rows[0]["metric"] + " (±sd)", "delta"]
+    test = is_test_record(rows)
+    head = ["method", "keep f (soft: r)", ("test " if test else "") + rows[0]["metric"] + " (±sd)", "delta"]
+    if test:
+        head += ["val delta", "equal-cost delta", "equal-cost epochs"]
     if joint:
-        head += ["intent acc", "slot F1"]
+        head += ["intent acc (val)", "slot F1 (val)"] if test else ["intent acc", "slot F1"]
     head += ["time saving", "realised fraction", "ideal fraction", "examples fraction", "scoring share",
              "total s", "wall s (workers)", "wall fraction"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        score = f"{r['score']:.2f}" + (f" ± {r['score_std']:.2f}" if len(r["seeds"]) > 1 else " (1 seed)")
+        several = len(r["seeds"]) > 1
+        score = f"{r['score']:.2f}" + (f" ± {r['score_std']:.2f}" if several else " (1 seed)")
         cells = [r["method"], setting(r).removeprefix("f="), score,
-                 f"{r['score_delta']:+.2f}"]
+                 f"{r['score_delta']:+.2f}" + (f" ± {r['score_delta_std']:.2f}" if test and several else "")]
+        if test:
+            cells += [_fmt(r.get("val_score_delta"), "+.2f"), _fmt(r.get("equal_cost_epochs_delta"), "+.2f"),
+                      _fmt(r.get("equal_cost_epochs"), ".1f")]
         if joint:
             cells += [_fmt(r.get("intent_accuracy")), _fmt(r.get("slot_f1"))]
         cells += [_fmt(r["time_saving"], pct=True), _fmt(r["realised_fraction"], ".3f"),
@@ -250,73 +365,127 @@ def _settings(r0: dict, rows: list[dict]) -> str:
     return (f"; lr {lr}" if lr else "") + (f"; EL2N options {', '.join(opts)}" if opts else "")
 
 
-def write_markdown(results: Path, out: Path) -> Path:
-    data = load_datasets(results)
-    lines = ["# Benchmark results", "",
-             "Generated by `python benchmarks/write_results.py` from `benchmarks/results/*.json`; do not edit by "
-             "hand (tradeoff.py regenerates it after each run). Times use the paper's accounting: "
-             "training steps plus scoring passes (`total_time_s`), measured in one invocation per dataset and "
-             "reported as ratios to that invocation's full-data run; `wall s` is the whole run inside the "
-             "Ray workers (data loading, evaluation, checkpoints included; the ~15-20 s Ray worker-group start "
-             "is not).", "",
-             "## The paper's headline numbers (the target)", "", PAPER, "",
-             "Goals checked here: dynamic EL2N at keep 0.5 within 0.5 point of the reference with >= 40% time "
-             "saving; at keep 0.2 within 1.5 points with >= 60% saving; dynamic EL2N beats static EL2N and "
-             "random dynamic pruning at keep 0.2.", "",
-             "## Which goals are met", ""]
-    real = {k: v for k, v in data.items() if not v[0].get("quick")}
+INTRO = ("Generated by `python benchmarks/write_results.py` from `benchmarks/results/*.json`; do not edit by "
+         "hand (tradeoff.py regenerates it after each run). Times use the paper's accounting: "
+         "training steps plus scoring passes (`total_time_s`), measured in one invocation per dataset and "
+         "reported as ratios to that invocation's full-data run; `wall s` is the whole run inside the "
+         "Ray workers (data loading, evaluation, checkpoints included; the ~15-20 s Ray worker-group start "
+         "is not).")
+
+
+def goals_text() -> str:
+    """The goals as the report states them: issue 17's, and those earlier records are judged against."""
+    return ("Goals (issue 17, on records selected on validation and reported on test): on "
+            + " and ".join(d.upper() for d in GOALS[0].datasets) + ", " + "; ".join(g.text() for g in GOALS)
+            + f"; and the best pruning method above the full-data fewer-epochs curve at equal cost on at least "
+              f"{EQUAL_COST_MIN} of the {len(EQUAL_COST_DATASETS)} datasets. Earlier records (one seed, scored "
+              "on the split used for selection) are judged against their own goals: dynamic EL2N at keep 0.5 "
+              "within 0.5 point of the reference with >= 40% time saving; at keep 0.2 within 1.5 points with "
+              ">= 60% saving; dynamic EL2N beats static EL2N and random dynamic pruning at keep 0.2.")
+
+
+def goal_section(real: dict[str, list[dict]]) -> list[str]:
+    """The plain list of which goals are met: issue 17's on test records, issue 6's on earlier ones."""
+    lines = ["## Which goals are met", ""]
     if not real:
-        lines.append("No trade-off benchmark has been recorded yet: every goal is NOT RUN.")
-    for dataset, rows in real.items():
-        lines += goal_lines(dataset, rows)
+        return lines + ["No trade-off benchmark has been recorded yet: every goal is NOT RUN.", ""]
+    test = {k: v for k, v in real.items() if is_test_record(v)}
+    if test:
+        for goal in GOALS:
+            for dataset in goal.datasets:
+                lines += (accuracy_goal_lines(dataset, test[dataset], goal) if dataset in test
+                          else [f"- {dataset}: {goal.text()}: NOT RUN in this record."])
+        lines += equal_cost_goal_lines(test)
+    legacy = {k: v for k, v in real.items() if not is_test_record(v)}
+    if legacy:
+        lines += ["", "Earlier record" + (f"s ({', '.join(legacy)})" if test else "")
+                  + ": selected and scored on the same split, judged against issue 6's goals.", ""]
+        for dataset, rows in legacy.items():
+            lines += legacy_goal_lines(dataset, rows)
     lines.append("")
     for name in ("atis", "snips", "sst2"):
         if name not in real:
             lines.append(f"- {name}: not run in this record.")
-    if real:
-        gpu = any(r.get("gpu") for rows in real.values() for r in rows)
-        seeds = {len(rows[0]["seeds"]) for rows in real.values()}
-        if not gpu:
-            lines.append("- Paper scale (--gpu: all layers, 40/10 epochs, roberta-base) was not run: these are "
-                         "CPU runs with a truncated MiniLM and a few epochs, so they are not comparable with the "
-                         "paper's absolute numbers.")
-        if max(seeds) < 3:
-            lines.append(f"- Seeds: {max(seeds)} per configuration (not the 3 planned); no spread is "
-                         "available, and score differences of about a point are within run-to-run noise.")
-    lines.append("")
+    gpu = any(r.get("gpu") for rows in real.values() for r in rows)
+    seeds = {len(rows[0]["seeds"]) for rows in real.values()}
+    if not gpu:
+        lines.append("- Paper scale (--gpu: all layers, 40/10 epochs, roberta-base) was not run: these are "
+                     "CPU runs with a truncated MiniLM and a few epochs, so they are not comparable with the "
+                     "paper's absolute numbers.")
+    if max(seeds) < 3:
+        lines.append(f"- Seeds: {max(seeds)} per configuration (not the 3 planned); no spread is "
+                     "available, and score differences of about a point are within run-to-run noise.")
+    return lines + [""]
+
+
+def commands_section(real: dict[str, list[dict]]) -> list[str]:
+    """The commands that produced the recorded rows, and the one that renders this file."""
+    commands = list(dict.fromkeys(rows[0]["command"] for rows in real.values()))
+    if not commands:
+        return []
+    return (["## Commands", ""] + [f"- `{c}`" for c in commands]
+            + ["- `python benchmarks/write_results.py` (this file and the plot)", ""])
+
+
+def curve_lines(rows: list[dict]) -> list[str]:
+    """The full-data reference by epoch: does it converge, and (test records) the fewer-epochs curve."""
+    full = by_method(rows, "full")
+    key = "test_score_by_epoch" if is_test_record(rows) else "score_by_epoch"
+    curves = {seed: run.get(key) for seed, run in full["per_seed"].items()}
+    curves = {seed: c for seed, c in curves.items() if c and None not in c}
+    if not curves:
+        return []
+    label = "Full-data reference by epoch" + (", test score" if is_test_record(rows) else "")
+    lines = [f"{label} (does it converge?): "
+             + "; ".join(f"seed {seed}: " + ", ".join(f"{v:.2f}" for v in c) for seed, c in curves.items())
+             + ".", ""]
+    if full.get("epochs_curve"):
+        lines += ["Fewer-epochs curve (mean over seeds; cost as a fraction of the reference's, test delta): "
+                  + ", ".join(f"{p['epoch']}: {p['time_fraction']:.2f} / {p['score_delta']:+.2f}"
+                              for p in full["epochs_curve"]) + ".", ""]
+    return lines
+
+
+def dataset_section(dataset: str, rows: list[dict]) -> list[str]:
+    r0 = rows[0]
+    lines = [f"## {dataset}" + (" (quick smoke run, not a measurement)" if r0.get("quick") else ""), "",
+             f"{r0.get('num_train_examples')} training examples; model {r0['model']}"
+             + (f" truncated to {r0['layers']} layers" if r0.get("layers") else "")
+             + f"; E = {r0['epochs']} epochs; tau = {rows[1]['warmup_epochs'] if len(rows) > 1 else '-'}, "
+             f"T = {rows[1]['period_epochs'] if len(rows) > 1 else '-'}; seeds {r0['seeds']}; "
+             f"primary metric {r0['metric']}" + _settings(r0, rows)
+             + (f"; {r0['parallel']} runs at once (time ratios not meaningful)" if r0.get("parallel", 1) > 1
+                else "") + ".", ""]
+    drift = r0.get("reference_drift")
+    if drift:
+        lines += ["Machine drift during the invocation: the reference ran first and last for each seed; "
+                  "second / first full-data total time = "
+                  + ", ".join(f"{v:.3f} (seed {k})" for k, v in drift.items())
+                  + ". Time ratios divide by the mean of the two.", ""]
+    lines += curve_lines(rows)
+    lines += drift_check(rows)
+    lines += dataset_table(rows)
+    lines += ["", f"Command: `{r0['command']}`  ",
+              f"Elapsed for this dataset: {r0.get('dataset_elapsed_s', 0) / 60:.1f} min  ",
+              f"Machine: {_machine(r0['machine'])}", ""]
+    return lines
+
+
+def write_markdown(results: Path, out: Path) -> Path:
+    data = load_datasets(results)
+    real = {k: v for k, v in data.items() if not v[0].get("quick")}
+    lines = ["# Benchmark results", "", INTRO, "",
+             "## The paper's headline numbers (the target)", "", PAPER, "", goals_text(), ""]
+    lines += goal_section(real)
     if (results / "tradeoff.png").is_file():
         lines += ["![time saving vs score delta](results/tradeoff.png)", ""]
+    lines += commands_section(real)
     notes = results / "NOTES.md"
     if notes.is_file():
         lines += ["## Notes on the recorded runs", "", notes.read_text().strip(), ""]
     lines += realised_section(results)
     for dataset, rows in data.items():
-        r0 = rows[0]
-        lines += [f"## {dataset}" + (" (quick smoke run, not a measurement)" if r0.get("quick") else ""), "",
-                  f"{r0.get('num_train_examples')} training examples; model {r0['model']}"
-                  + (f" truncated to {r0['layers']} layers" if r0.get("layers") else "")
-                  + f"; E = {r0['epochs']} epochs; tau = {rows[1]['warmup_epochs'] if len(rows) > 1 else '-'}, "
-                  f"T = {rows[1]['period_epochs'] if len(rows) > 1 else '-'}; seeds {r0['seeds']}; "
-                  f"primary metric {r0['metric']}" + _settings(r0, rows)
-                  + (f"; {r0['parallel']} runs at once (time ratios not meaningful)" if r0.get("parallel", 1) > 1
-                     else "") + ".", ""]
-        drift = r0.get("reference_drift")
-        if drift:
-            lines += ["Machine drift during the invocation: the reference ran first and last for each seed; "
-                      "second / first full-data total time = "
-                      + ", ".join(f"{v:.3f} (seed {k})" for k, v in drift.items())
-                      + ". Time ratios divide by the mean of the two.", ""]
-        curves = {seed: run.get("score_by_epoch") for seed, run in by_method(rows, "full")["per_seed"].items()}
-        curves = {seed: c for seed, c in curves.items() if c}
-        if curves:
-            lines += ["Full-data reference by epoch (does it converge?): "
-                      + "; ".join(f"seed {seed}: " + ", ".join(f"{v:.2f}" for v in c) for seed, c in curves.items())
-                      + ".", ""]
-        lines += drift_check(rows)
-        lines += dataset_table(rows)
-        lines += ["", f"Command: `{r0['command']}`  ",
-                  f"Elapsed for this dataset: {r0.get('dataset_elapsed_s', 0) / 60:.1f} min  ",
-                  f"Machine: {_machine(r0['machine'])}", ""]
+        lines += dataset_section(dataset, rows)
     out.write_text("\n".join(lines) + "\n")
     return out
 
