@@ -12,6 +12,7 @@ The folder it writes is described in `raypruning.study.layout`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -30,6 +31,7 @@ from raypruning.keys import OBJECTIVES
 from raypruning.search_space import full_key, grid_points, to_tune_space
 from raypruning.storage import StudyLocation, fetch, locate
 from raypruning.study.baselines import baseline_points, epoch_baseline
+from raypruning.study.cost import study_cost
 from raypruning.study.kept_models import drop_models
 from raypruning.study.layout import (
     BASELINES_DIR,
@@ -41,6 +43,7 @@ from raypruning.study.layout import (
     StudyMeta,
     open_storage,
     optuna_url,
+    read_meta,
     shown_url,
 )
 from raypruning.study.optuna_view import AnnotatedOptunaSearch, add_unsampled_rows, prepare_study
@@ -289,6 +292,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         print(f"[study] stopped with {done}/{total} trials done; finish it with: "
               f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
     print_outcome(folder, table, objs)
+    record_cost(folder, table)
     location.push()
     if location.remote:
         print(f"study files copied to {location.remote}")
@@ -327,6 +331,16 @@ def _first_error(grid) -> str:
 def _outcomes(grid) -> list[TrialOutcome]:
     """The trials of a finished Tune run, from its public ResultGrid."""
     return [TrialOutcome.from_result(result) for result in grid]
+
+
+def record_cost(folder: Path, table: pd.DataFrame) -> None:
+    """Print the study's cost in full-data runs and write it into study.json."""
+    cost = study_cost(table)
+    if cost is None:
+        return
+    print(f"[study] {cost.line()}", flush=True)
+    meta = dataclasses.replace(read_meta(folder), cost=cost)
+    (folder / STUDY_FILE).write_text(meta.to_json())
 
 
 def print_outcome(folder: Path, table: pd.DataFrame, objs: dict) -> None:
