@@ -65,6 +65,8 @@ def train_loop_per_worker(loop_config: dict) -> None:
     # the warm start, which only a fresh run takes.
     if checkpoint is None and loop_config.get("warm_start"):
         recipe.branch(Path(loop_config["warm_start"]))
+        for entry in recipe.state.history:  # trackers see the warmup epochs as the run alone reports them
+            ray.train.report(dict(entry), checkpoint=None)
     else:
         recipe.resume(checkpoint)
     for epoch in recipe.remaining_epochs():
