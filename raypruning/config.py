@@ -178,6 +178,11 @@ class StudyConfig:
     # Trial checkpoints kept when the study ends, for `raypruning export`: front (the front's
     # settings and the best one within 1 point), all, or none.
     keep_models: str = "front"
+    # The reference keeps its checkpoint after each searched warmup length and pruning trials
+    # branch from it instead of training the warmup again: same result, less study time.
+    # A trial whose warmup would differ from the reference's (a decaying learning rate, other
+    # non-pruning keys, forgetting or training-pass scores, soft mode) runs alone.
+    share_warmup: bool = True
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ METRICS = "metrics"  # every evaluation metric
 TRAIN_TIME = "train_time_s"  # training steps only
 SCORING_TIME = "scoring_time_s"  # scoring passes
 TOTAL_TIME = "total_time_s"  # training + scoring: the paper's accounting
+# training + scoring this run itself spent: total_time_s less a warmup read from the reference
+COST = "cost_s"
 WALL_TIME = "wall_time_s"  # the whole run inside the workers
 EXAMPLES_TRAINED = "examples_trained"
 FULL_DATA_EXAMPLES = "full_data_examples"
@@ -55,6 +57,10 @@ SEED = "seed"  # train.seed of the run (a setting runs once per study.seeds)
 SEEDS = "seeds"  # how many runs a setting's means are taken over
 SCORE_STD = "score_std"  # standard deviation of score over a setting's seeds (ddof 1)
 SEED_RUNS = "seed_runs"  # a trial's last report: one entry per seed's run
+WARMUP_NOTE = "warmup_note"  # a trial's last report: why it trained its warmup alone ("" when it did not)
+# study.json and the study's last console lines: what the study cost, in full-data runs
+COST_FULL_RUNS = "cost_full_runs"  # sum of cost_s / the reference's total_time_s (mean over seeds)
+COST_FULL_RUNS_STANDALONE = "cost_full_runs_standalone"  # the same with every run at its total_time_s
 TRIAL_COLUMNS = [TRIAL_ID, WARMUP, PERIOD, KEEP, SCORE, TOTAL_TIME, WALL_TIME, EXAMPLES_TRAINED,
                  IS_REFERENCE, TIME_SAVING, SCORE_DELTA, PARETO]
 

@@ -30,7 +30,7 @@ def time_column(objectives: dict[str, str]) -> str:
 # --- columns relative to the reference ------------------------------------------------
 
 
-_AVERAGED = (K.SCORE, K.TEST_SCORE, K.TOTAL_TIME, K.WALL_TIME, K.TRAIN_TIME, K.SCORING_TIME, K.EXAMPLES_TRAINED,
+_AVERAGED = (K.SCORE, K.TEST_SCORE, K.TOTAL_TIME, K.COST, K.WALL_TIME, K.TRAIN_TIME, K.SCORING_TIME, K.EXAMPLES_TRAINED,
              K.TIME_SAVING, K.SCORE_DELTA)
 
 

@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -48,7 +49,9 @@ from raypruning.soft import SoftSelection, update_table
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
-    """Ray Train entry point. loop_config: {"config": Config as dict, optional "fault": {...}}."""
+    """Ray Train entry point. loop_config: {"config": Config as dict, optional "fault": {...},
+    optional "warm_start": a checkpoint folder to branch from (`Recipe.branch`), optional
+    "warmup_out": {"dir": folder, "epochs": [...]} (`Recipe.keep_warmup`)}."""
     import ray.train
     import ray.train.torch
 
@@ -56,7 +59,16 @@ def train_loop_per_worker(loop_config: dict) -> None:
     cfg = from_dict(loop_config["config"], source="<run>")
     ctx = ray.train.get_context()
     recipe = Recipe(cfg, Worker(ctx.get_world_rank(), ctx.get_world_size(), ray.train.torch.get_device()))
-    recipe.resume(ray.train.get_checkpoint())
+    recipe.keep_warmup = loop_config.get("warmup_out")
+    checkpoint = ray.train.get_checkpoint()
+    # Ray Train V2 has no resume_from_checkpoint: a run's own checkpoint (a restart) wins over
+    # the warm start, which only a fresh run takes.
+    if checkpoint is None and loop_config.get("warm_start"):
+        recipe.branch(Path(loop_config["warm_start"]))
+        for entry in recipe.state.history:  # trackers see the warmup epochs as the run alone reports them
+            ray.train.report(dict(entry), checkpoint=None)
+    else:
+        recipe.resume(checkpoint)
     for epoch in recipe.remaining_epochs():
         _maybe_inject_fault(loop_config.get("fault"), epoch, recipe.worker)
         if recipe.schedule.is_event(epoch):
@@ -142,6 +154,7 @@ class Recipe:
                                                 and self.precision.dtype == torch.float16)
         self.state = RunState()
         self._wall_offset = 0.0
+        self.keep_warmup: dict | None = None  # {"dir", "epochs"}: also save the state after these epochs there
 
     @property
     def num_examples(self) -> int:
@@ -158,15 +171,30 @@ class Recipe:
         """Continue from a Ray Train checkpoint (None: a fresh run)."""
         if checkpoint is None:
             return
-        device = self.worker.device
         with checkpoint.as_directory() as folder:
-            self.state = RunState.load(Path(folder))
-            self.core.load_state_dict(torch.load(Path(folder) / MODEL_FILE, map_location=device))
-            saved = torch.load(Path(folder) / OPTIMIZER_FILE, map_location=device)
-            self.optimizer.load_state_dict(saved["optimizer"])
-            self.scheduler.load_state_dict(saved["scheduler"])
+            self._load(Path(folder))
         self.state.restarts += 1
         self._wall_offset = self.state.wall_time_s
+
+    def branch(self, folder: Path) -> None:
+        """Start from the full-data reference's checkpoint after its first tau epochs (a study's
+        shared warmup): the run continues as it would have alone, its warmup's time counted in
+        total_time_s (the standalone cost) and kept apart as shared_time_s."""
+        self._load(folder)
+        s = self.state
+        s.shared_time_s = s.train_time_s + s.scoring_time_s
+        s.restarts = 0
+        if self.schedule.prunes:  # alone, a pruned run reports the test split after its last epoch only
+            s.history = [{**h, K.TEST_SCORE: None} for h in s.history]
+        self._wall_offset = s.wall_time_s
+
+    def _load(self, folder: Path) -> None:
+        device = self.worker.device
+        self.state = RunState.load(folder)
+        self.core.load_state_dict(torch.load(folder / MODEL_FILE, map_location=device))
+        saved = torch.load(folder / OPTIMIZER_FILE, map_location=device)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
 
     def remaining_epochs(self) -> range:
         return range(self.state.next_epoch, self.cfg.train.epochs)
@@ -317,6 +345,7 @@ class Recipe:
             K.TRAIN_TIME: s.train_time_s,
             K.SCORING_TIME: s.scoring_time_s,
             K.TOTAL_TIME: s.train_time_s + s.scoring_time_s,
+            K.COST: s.train_time_s + s.scoring_time_s - s.shared_time_s,
             K.WALL_TIME: s.wall_time_s,
             K.EXAMPLES_TRAINED: s.examples_trained,
             K.FULL_DATA_EXAMPLES: self.num_examples * self.cfg.train.epochs,
@@ -347,18 +376,39 @@ class Recipe:
         """ray.train.report on every worker (a barrier); rank 0 attaches the checkpoint when one is due."""
         import ray.train
 
+        if self.worker.rank == 0:
+            self._save_warmup()
         if self.worker.rank != 0 or not checkpoint:
             ray.train.report(report, checkpoint=None)
             return
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder)
-            torch.save(self.core.state_dict(), path / MODEL_FILE)
-            torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
-                       path / OPTIMIZER_FILE)
-            self.state.save(path)
+            self._save(Path(folder))
             if summary is not None:
-                (path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
+                (Path(folder) / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
             ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(folder))
+
+    def _save(self, path: Path) -> None:
+        torch.save(self.core.state_dict(), path / MODEL_FILE)
+        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
+                   path / OPTIMIZER_FILE)
+        self.state.save(path)
+
+    def _save_warmup(self) -> None:
+        """After an epoch that trials warm up for, save the state into <dir>/epoch<n> as well (written
+        aside, then renamed: a folder that exists is complete). An existing one is kept."""
+        done = self.state.next_epoch
+        if not self.keep_warmup or done not in self.keep_warmup["epochs"]:
+            return
+        target = Path(self.keep_warmup["dir"]) / f"epoch{done}"
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        self._save(partial)
+        try:
+            partial.rename(target)
+        except OSError:  # another writer got there first: its copy is the same state
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def _joined(parts: list[torch.Tensor]) -> np.ndarray | None:

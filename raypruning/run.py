@@ -114,8 +114,13 @@ def worker_resources(cfg: Config) -> dict:
 
 
 def build_trainer(cfg: Config, storage_path: str, name: str, callbacks: list | None = None,
-                  fault: dict | None = None):
-    """The TorchTrainer of one run; same (storage_path, name) resumes from its last checkpoint."""
+                  fault: dict | None = None, warm_start: str | None = None, warmup_out: dict | None = None):
+    """The TorchTrainer of one run; same (storage_path, name) resumes from its last checkpoint.
+
+    warm_start: a checkpoint folder that a fresh run starts from (a study's shared warmup).
+    warmup_out: {"dir": folder, "epochs": [...]}: rank 0 also saves its state after those
+        epochs into <dir>/epoch<n>, for trials to branch from.
+    """
     import ray.train
     from ray.train.torch import TorchTrainer
 
@@ -124,6 +129,10 @@ def build_trainer(cfg: Config, storage_path: str, name: str, callbacks: list | N
     loop_config = {"config": cfg.to_dict()}
     if fault:
         loop_config["fault"] = fault
+    if warm_start:
+        loop_config["warm_start"] = str(warm_start)
+    if warmup_out:
+        loop_config["warmup_out"] = {"dir": str(warmup_out["dir"]), "epochs": [int(e) for e in warmup_out["epochs"]]}
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,

@@ -43,6 +43,9 @@ class RunState:
     train_time_s: float = 0.0
     scoring_time_s: float = 0.0
     wall_time_s: float = 0.0  # accumulated over restarts
+    # training + scoring seconds of a warmup branched from the reference's checkpoint: counted in
+    # total_time_s (what the run costs alone), not in cost_s (what this run spent)
+    shared_time_s: float = 0.0
     examples_trained: int = 0
     step: int = 0
     events: list[dict] = field(default_factory=list)  # PruningEvent.record() of each event so far (PruningEvent.record_into)

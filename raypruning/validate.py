@@ -237,6 +237,8 @@ def study_problems(cfg, source: str = "", against_run: bool = False) -> list[Pro
     if st.epoch_baseline is not False:
         c.choice("study.epoch_baseline", st.epoch_baseline, EPOCH_BASELINES)
     c.choice("study.keep_models", st.keep_models, KEEP_MODELS)
+    if not isinstance(st.share_warmup, bool):  # a Config built in Python skips the YAML type check
+        c.add("study.share_warmup", f"expected true or false, got {st.share_warmup!r}")
     for name in st.trackers:
         if name not in TRACKERS:
             c.add("study.trackers", f"{name!r} is not one of {', '.join(TRACKERS)}")

@@ -69,3 +69,24 @@ def test_a_mistyped_key_is_reported_once(tmp_path):
         f"{path}: key 'pruning': expected a mapping, got 5",
         f"{path}: key 'train.batch_size': must be >= 1, got 0",
     ]
+
+
+def test_share_warmup_is_on_by_default_and_takes_only_true_or_false(tmp_path):
+    assert load_config(None).study.share_warmup is True
+    assert load_config(None, ["study.share_warmup=false"]).study.share_warmup is False
+    for value in ("1", "sometimes"):
+        with pytest.raises(InputError) as err:
+            load_config(_write(tmp_path, f"study:\n  share_warmup: {value}\n"))
+        assert len(err.value.problems) == 1
+        assert "study.share_warmup" in err.value.problems[0] and "true or false" in err.value.problems[0]
+
+
+def test_share_warmup_of_a_config_built_in_python_is_checked_too():
+    import dataclasses
+
+    from raypruning.validate import study_problems
+
+    cfg = load_config(None)
+    bad = dataclasses.replace(cfg, study=dataclasses.replace(cfg.study, share_warmup="yes"))
+    problems = study_problems(bad)
+    assert [p.key for p in problems] == ["study.share_warmup"] and "true or false" in problems[0].message

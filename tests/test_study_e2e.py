@@ -75,6 +75,13 @@ def test_trials_table(small_study):
     assert (pruned["examples_trained"] <= ref["examples_trained"].iloc[0]).all()
     e1 = curve[curve["epochs"] == 1]
     assert (e1["total_time_s"].to_numpy() < ref["total_time_s"].to_numpy()).all()
+    # Warmup sharing is on by default: the reference spends its whole run, the rows read from its
+    # history nothing, a trial branched from its warmup less than it would alone.
+    assert (ref["cost_s"] == ref["total_time_s"]).all() and (curve["cost_s"] == 0).all()
+    branched = df[(df["method"] == "dynamic") & (df["warmup_epochs"] >= 1)]
+    assert (branched["cost_s"] < branched["total_time_s"]).all()
+    meta = json.loads((folder / "study.json").read_text())
+    assert 0 < meta["cost_full_runs"] < meta["cost_full_runs_standalone"] or branched.empty
 
 
 @pytest.mark.slow

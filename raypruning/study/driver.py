@@ -12,6 +12,7 @@ The folder it writes is described in `raypruning.study.layout`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -30,6 +31,7 @@ from raypruning.keys import OBJECTIVES
 from raypruning.search_space import full_key, grid_points, to_tune_space
 from raypruning.storage import StudyLocation, fetch, locate
 from raypruning.study.baselines import baseline_points, epoch_baseline
+from raypruning.study.cost import study_cost
 from raypruning.study.kept_models import drop_models
 from raypruning.study.layout import (
     BASELINES_DIR,
@@ -41,6 +43,7 @@ from raypruning.study.layout import (
     StudyMeta,
     open_storage,
     optuna_url,
+    read_meta,
     shown_url,
 )
 from raypruning.study.optuna_view import AnnotatedOptunaSearch, add_unsampled_rows, prepare_study
@@ -53,6 +56,16 @@ from raypruning.study.trials import (
     seed_report,
     trials_table,
     write_trials,
+)
+from raypruning.study.warmup import (
+    DONE_MARK,
+    FAILED_MARK,
+    WARMUP_DIR,
+    SharePlan,
+    can_branch,
+    schedule_problem,
+    share_problem,
+    warmup_epochs,
 )
 from raypruning.validate import model_problems, raise_problems, study_problems
 
@@ -114,25 +127,67 @@ def max_concurrent(cfg: Config) -> int:
     return max(1, fits)
 
 
-def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int) -> None:
+def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int,
+                 share: SharePlan | None = None) -> None:
     """Tune function trainable: one Ray Train run per seed of the proposed setting, then one
-    report of their means (what Optuna optimises) with every run's result."""
+    report of their means (what Optuna optimises) with every run's result.
+
+    With a share plan the reference keeps its warmup checkpoints, and a pruning trial that can
+    branch exactly waits for the one at its warmup length and starts from it."""
     import ray.tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
     from raypruning.run import build_trainer, fault_from_env, read_summary
 
-    cfg = from_dict(apply_overrides(base_config, TrialOutcome("", params, {}).overrides), source="<trial>")
+    outcome = TrialOutcome("", params, {})
+    cfg = from_dict(apply_overrides(base_config, outcome.overrides), source="<trial>")
     trial_id = ray.tune.get_context().get_trial_id()
-    runs = []
+    is_reference = share is not None and share.is_reference(outcome.overrides, outcome.is_baseline)
+    runs, note = [], ""
     for seed in range(cfg.train.seed, cfg.train.seed + seeds):
         name = f"trial-{trial_id}" if seeds == 1 else f"trial-{trial_id}-seed{seed}"
         run_cfg = cfg.replace(**{"train.seed": seed})
-        result = build_trainer(run_cfg, runs_path, name, [TuneReportCallback()], fault_from_env()).fit()
+        sharing: dict = {}
+        if is_reference:
+            sharing["warmup_out"] = {"dir": share.seed_folder(seed), "epochs": share.epochs}
+        elif share is not None:
+            reference = from_dict(apply_overrides(base_config, {**share.reference, "train.seed": seed}),
+                                  source="<reference>")
+            note = share_problem(run_cfg, reference) or note
+            if can_branch(run_cfg, reference):
+                folder = share.wait(seed, run_cfg.pruning.warmup_epochs)
+                if folder is not None:
+                    sharing["warm_start"] = str(folder)
+                else:
+                    note = "the reference of this seed ended without keeping this warmup (it failed)"
+        result = build_trainer(run_cfg, runs_path, name, [TuneReportCallback()], fault_from_env(), **sharing).fit()
+        if is_reference:  # trials waiting for this seed's warmup go on (alone, if it failed)
+            share.mark(seed, FAILED_MARK if result.error is not None else DONE_MARK)
         if result.error is not None:
             raise result.error
         runs.append(RunResult.from_summary(seed, read_summary(result.checkpoint)))
-    ray.tune.report(seed_report(runs))
+    ray.tune.report({**seed_report(runs), K.WARMUP_NOTE: note})
+
+
+def share_plan(cfg: Config, location: StudyLocation, reference: dict, resume: bool = False) -> SharePlan | None:
+    """The study's warmup sharing, said once on the console (None: every trial runs alone)."""
+    if not cfg.study.share_warmup:
+        return None
+    epochs = warmup_epochs(cfg)
+    problem = schedule_problem(cfg)
+    if location.remote:
+        problem = "the study folder is a URI; warmup checkpoints need a folder every node can read"
+    elif resume and not (location.local / WARMUP_DIR).is_dir():
+        # The reference may have ended before it kept anything: nobody would end the wait.
+        problem = f"this study has no {WARMUP_DIR}/ folder to resume from"
+    if problem or not epochs:
+        if problem:
+            print(f"[study] warmup sharing off, every trial trains its own warmup: {problem}", flush=True)
+        return None
+    root = location.child(WARMUP_DIR)
+    print(f"[study] warmup sharing: the reference keeps its state after epoch(s) "
+          f"{', '.join(map(str, epochs))} in {root}; pruning trials start from it", flush=True)
+    return SharePlan(root, reference, epochs)
 
 
 @dataclass(frozen=True)
@@ -160,6 +215,7 @@ def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec
 
         def __init__(self):
             self.start = time.monotonic()
+            self.notes: set[str] = set()
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             outcomes = [TrialOutcome.from_tune_trial(t) for t in trials]
@@ -174,6 +230,10 @@ def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec
             except OSError as exc:
                 raise InputError(f"{location.root}: cannot copy the study's files there: {exc}") from None
             last = trial.last_result or {}
+            note = last.get(K.WARMUP_NOTE)
+            if note and note not in self.notes:  # each reason once
+                self.notes.add(note)
+                print(f"[study] trial {trial.trial_id} trained its warmup alone: {note} (said once)", flush=True)
             front = pareto.per_setting(df)[K.PARETO].sum()
             elapsed = time.monotonic() - self.start
             print(f"[study] {_finished(outcomes)}/{total} trials done, {elapsed / 60:.1f} min | trial "
@@ -244,7 +304,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
 
     trainable = ray.tune.with_resources(
         ray.tune.with_parameters(trial_driver, base_config=base, runs_path=location.child(RUNS_DIR),
-                                 seeds=cfg.study.seeds),
+                                 seeds=cfg.study.seeds, share=share_plan(cfg, location, reference, resume)),
         # The trial function only waits on its TorchTrainer: it takes no CPU of its own.
         {"CPU": 0, "memory": 1_000_000})
     spec = TableSpec(reference, base, objs, epoch_curve=epoch_baseline(cfg) == "curve")
@@ -281,6 +341,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         write_trials(table, folder / K.TRIALS_FILE)
     if done >= total:
         add_unsampled_rows(storage, cfg.study.name, table, objs)
+        shutil.rmtree(folder / WARMUP_DIR, ignore_errors=True)  # every trial that branches from it is done
         removed = drop_models(location.child(RUNS_DIR), table, objs, cfg.study.keep_models)
         if removed:
             print(f"[study] kept the models of study.keep_models={cfg.study.keep_models}; removed {removed} "
@@ -289,6 +350,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         print(f"[study] stopped with {done}/{total} trials done; finish it with: "
               f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
     print_outcome(folder, table, objs)
+    record_cost(folder, table)
     location.push()
     if location.remote:
         print(f"study files copied to {location.remote}")
@@ -327,6 +389,16 @@ def _first_error(grid) -> str:
 def _outcomes(grid) -> list[TrialOutcome]:
     """The trials of a finished Tune run, from its public ResultGrid."""
     return [TrialOutcome.from_result(result) for result in grid]
+
+
+def record_cost(folder: Path, table: pd.DataFrame) -> None:
+    """Print the study's cost in full-data runs and write it into study.json."""
+    cost = study_cost(table)
+    if cost is None:
+        return
+    print(f"[study] {cost.line()}", flush=True)
+    meta = dataclasses.replace(read_meta(folder), cost=cost)
+    (folder / STUDY_FILE).write_text(meta.to_json())
 
 
 def print_outcome(folder: Path, table: pd.DataFrame, objs: dict) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from raypruning.config import Config, load_config
 from raypruning.errors import InputError
 from raypruning.storage import STORAGE_TIMEOUT_S, fetch, is_uri, within
+from raypruning.study.cost import StudyCost
 
 STUDY_FILE = "study.json"
 CONFIG_FILE = "config.yaml"
@@ -37,10 +38,12 @@ class StudyMeta:
     reference: dict  # dotted key -> the reference trial's searched value
     objectives: dict  # column -> "max" | "min"
     optuna_storage: str  # the storage URL, password hidden
+    cost: StudyCost | None = None  # what the study spent, in full-data runs (written as trials finish)
 
     def to_json(self) -> str:
+        cost = self.cost.to_dict() if self.cost is not None else {}
         return json.dumps({"config": self.config, "reference": self.reference, "objectives": self.objectives,
-                           "optuna_storage": self.optuna_storage}, indent=2)
+                           "optuna_storage": self.optuna_storage, **cost}, indent=2)
 
 
 def read_meta(folder: Path) -> StudyMeta:
@@ -55,7 +58,8 @@ def read_meta(folder: Path) -> StudyMeta:
     missing = [k for k in ("config", "reference", "objectives") if not isinstance(raw, dict) or k not in raw]
     if missing:
         raise InputError(f"{path}: missing {', '.join(missing)}; is this a raypruning study folder?")
-    return StudyMeta(raw["config"], raw["reference"], raw["objectives"], raw.get("optuna_storage", ""))
+    return StudyMeta(raw["config"], raw["reference"], raw["objectives"], raw.get("optuna_storage", ""),
+                     StudyCost.from_dict(raw))
 
 
 def resolve_study(study: str) -> Path:

@@ -46,13 +46,17 @@ class RunResult:
     examples_trained: int | None
     metric: str | None
     history: list = field(default_factory=list)  # per-epoch reports: the fewer-epochs curve
+    # What the study spent on the run: total_time_s less a warmup branched from the reference
+    # (None: a report from before cost_s, read as total_time_s).
+    cost_s: float | None = None
 
     @classmethod
     def from_summary(cls, seed: int, summary: dict) -> "RunResult":
         history = [{k: h.get(k) for k in _CURVE_KEYS} for h in summary.get(K.HISTORY, [])]
         return cls(seed, summary.get(K.SCORE), summary.get(K.TEST_SCORE), summary.get(K.TOTAL_TIME),
                    summary.get(K.WALL_TIME), summary.get(K.TRAIN_TIME), summary.get(K.SCORING_TIME),
-                   summary.get(K.EXAMPLES_TRAINED), summary.get(K.METRIC), history)
+                   summary.get(K.EXAMPLES_TRAINED), summary.get(K.METRIC), history,
+                   summary.get(K.COST, summary.get(K.TOTAL_TIME)))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,6 +155,7 @@ class TrialRecord:
         row = {
             K.TRIAL_ID: self.trial_id, K.WARMUP: self.warmup_epochs, K.PERIOD: self.period_epochs,
             K.KEEP: self.keep_fraction, K.SCORE: run.score, K.TOTAL_TIME: run.total_time_s,
+            K.COST: run.total_time_s if run.cost_s is None else run.cost_s,
             K.WALL_TIME: run.wall_time_s, K.EXAMPLES_TRAINED: run.examples_trained,
             K.IS_REFERENCE: self.is_reference, K.METHOD: self.method.value, K.SEED: run.seed,
             K.EPOCHS: self.epochs, K.TEST_SCORE: run.test_score, K.TRAIN_TIME: run.train_time_s,
@@ -199,8 +204,9 @@ def _epoch_curve(reference: TrialOutcome, cfg: Config, values: dict) -> list[Tri
                 continue
             # A warmup is meaningless on full data; zero keeps the k-epoch config valid for `best`.
             overrides = {**values, **Method.FULL_EPOCHS.overrides(), "pruning.warmup_epochs": 0, "train.epochs": k}
-            record = TrialRecord.from_run(reference.trial_id, cfg, RunResult.from_summary(run.seed, epoch),
-                                          overrides, is_reference=False)
+            # Read from the reference's history, not run: the study spent nothing more on it.
+            result = dataclasses.replace(RunResult.from_summary(run.seed, epoch), cost_s=0.0)
+            record = TrialRecord.from_run(reference.trial_id, cfg, result, overrides, is_reference=False)
             out.append(dataclasses.replace(record, trial_id=f"{reference.trial_id}-e{k}", epochs=k,
                                            warmup_epochs=0))
     return out
