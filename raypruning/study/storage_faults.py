@@ -38,7 +38,8 @@ def fault_now(folder: str | os.PathLike) -> int | None:
     if st.f_flag & os.ST_RDONLY:
         return errno.EROFS
     free = st.f_bfree if os.geteuid() == 0 else st.f_bavail  # root may use the reserved blocks
-    return errno.ENOSPC if free == 0 else None
+    # Some FUSE filesystems report no size at all (zero blocks): unknown, not full.
+    return errno.ENOSPC if st.f_blocks > 0 and free == 0 else None
 
 
 def fault_in(text: str) -> int | None:
