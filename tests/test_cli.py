@@ -251,17 +251,10 @@ def test_a_study_at_an_unreachable_ray_address_is_one_line(tmp_path, capsys):
     assert not results.exists()
 
 
-@pytest.mark.slow  # starts a local Ray instance to count its CPUs
-def test_more_workers_than_the_local_cluster_holds_are_refused(tmp_path, capsys):
-    import ray
-
-    started_here = not ray.is_initialized()  # the session's shared instance stays up for later tests
-    try:
-        _refused_after_ray(["train", QUICKSTART, "scaling.num_workers=64", "--output", str(tmp_path / "run")],
-                           capsys, "key 'scaling.num_workers'", "64 worker(s) need 64 CPU")
-    finally:
-        if started_here:
-            ray.shutdown()
+@pytest.mark.slow  # counts the CPUs of the session's local Ray instance (2, conftest.py)
+def test_more_workers_than_the_local_cluster_holds_are_refused(ray_local, tmp_path, capsys):
+    _refused_after_ray(["train", QUICKSTART, "scaling.num_workers=64", "--output", str(tmp_path / "run")],
+                       capsys, "key 'scaling.num_workers'", "64 worker(s) need 64 CPU")
     assert not (tmp_path / "run").exists()
 
 

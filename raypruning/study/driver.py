@@ -47,6 +47,7 @@ from raypruning.study.layout import (
     shown_url,
 )
 from raypruning.study.optuna_view import AnnotatedOptunaSearch, add_unsampled_rows, prepare_study
+from raypruning.study.storage_faults import StorageWatch, fault_in
 from raypruning.study.tracking import tracker_callbacks
 from raypruning.study.trials import (
     BASELINE_KEY,
@@ -207,7 +208,7 @@ def _finished(outcomes: list[TrialOutcome]) -> int:
     return sum(o.finished for o in outcomes)
 
 
-def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec):
+def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec, watch: StorageWatch):
     from ray.tune import Callback
 
     class StudyProgress(Callback):
@@ -220,11 +221,18 @@ def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec
         def on_trial_complete(self, iteration, trials, trial, **info):
             outcomes = [TrialOutcome.from_tune_trial(t) for t in trials]
             df = spec.table(outcomes)
-            if df.empty:
+            if df.empty or watch.probe(force=True) is not None:
                 return
             # A table that cannot be written (full disk, read-only folder) stops the study with
-            # write_trials' one line; the table written before stays readable.
-            write_trials(df, location.local / K.TRIALS_FILE)
+            # one line (the watch's stopper); the table written before stays readable.
+            try:
+                write_trials(df, location.local / K.TRIALS_FILE)
+            except InputError as exc:
+                code = fault_in(str(exc))
+                if code is None:
+                    raise
+                watch.note(code, location.local / K.TRIALS_FILE)
+                return
             try:
                 location.push()
             except OSError as exc:
@@ -308,7 +316,8 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         # The trial function only waits on its TorchTrainer: it takes no CPU of its own.
         {"CPU": 0, "memory": 1_000_000})
     spec = TableSpec(reference, base, objs, epoch_curve=epoch_baseline(cfg) == "curve")
-    progress = _make_progress_callback(location, total, spec)
+    watch = StorageWatch(folder)
+    progress = _make_progress_callback(location, total, spec, watch)
     trackers = tracker_callbacks(cfg.study.trackers, cfg.study.name, folder, base, reference)
     if resume:
         tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
@@ -324,9 +333,10 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
             tune_config=ray.tune.TuneConfig(search_alg=searcher, num_samples=total,
                                             max_concurrent_trials=concurrency),
             run_config=ray.tune.RunConfig(name=TUNE_DIR, storage_path=location.root, verbose=0,
-                                          callbacks=[progress, *trackers]),
+                                          callbacks=[watch.callback(), progress, *trackers],
+                                          stop=watch.stopper()),
         )
-    grid = tuner.fit()
+    grid = _fit(tuner, watch)
     trials = _outcomes(grid)
     table = spec.table(trials)
     if table.empty:
@@ -377,6 +387,26 @@ def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, tra
                                           callbacks=callbacks),
         )
     return _outcomes(tuner.fit())
+
+
+def _fit(tuner, watch: StorageWatch):
+    """tuner.fit(), or the watch's one line when the study folder's disk filled up or turned
+    read-only under it (Tune may then fail reading the errored trial's empty error file)."""
+    with watch:
+        try:
+            grid = tuner.fit()
+        except Exception as exc:
+            if watch.probe(force=True) is None and fault_in(f"{exc}") is None:
+                raise
+            watch.note(watch.code or fault_in(f"{exc}"))
+            raise InputError(watch.error()) from None
+        if watch.probe(force=True) is None:
+            codes = [fault_in(f"{r.error}") for r in grid if r.error is not None]
+            if any(codes):
+                watch.note(next(c for c in codes if c))
+    if watch.code is not None:
+        raise InputError(watch.error())
+    return grid
 
 
 def _first_error(grid) -> str:
