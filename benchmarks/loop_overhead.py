@@ -314,7 +314,8 @@ def main(argv=None) -> int:
 
     result = {"command": command_line(), "machine": machine_info(), "dataset": s.name, "quick": args.quick,
               "gpu": args.gpu,
-              "overrides": list(s.overrides)}
+              # The data folder is this machine's: record it as a placeholder.
+              "overrides": [o.replace(str(args.data_root), "<data-root>") for o in s.overrides]}
     start = time.perf_counter()
     if "padding" in sections:
         result["padding"] = padding_section(load_config(None, list(s.overrides)))
