@@ -50,6 +50,48 @@ def test_budget_needs_the_batching_reference(capsys):
         _benchmark().main(["--quick", "--sections", "padding,budget"])
 
 
+def test_seeds_section_adds_pairs_to_the_batching_pair_and_averages_their_score_differences(monkeypatch):
+    """The batching section's pair (the default seed) is reused, not rerun; the mean and the
+    sample standard deviation are over every seed's length - random difference."""
+    bench = _benchmark()
+    scores = {(1, "random"): 90.0, (1, "length"): 89.0, (2, "random"): 88.0, (2, "length"): 88.5}
+    ran = []
+
+    def fake_run(s, extra, label):
+        seed = int(next(x for x in extra if x.startswith("train.seed="))[len("train.seed="):])
+        batching = next(x for x in extra if x.startswith("train.batching="))[len("train.batching="):]
+        ran.append((seed, batching))
+        return {"score": scores[seed, batching], "test_score": scores[seed, batching] + 1}
+
+    monkeypatch.setattr(bench, "_run", fake_run)
+    args = type("Args", (), {"quick": True, "gpu": False})()
+    batching = {"runs": {"random": {"score": 80.0, "test_score": 70.0}, "length": {"score": 82.0, "test_score": 69.0}}}
+    section = bench.seeds_section(bench.setting(args), [1, 0, 2], batching)
+    assert sorted(ran) == [(1, "length"), (1, "random"), (2, "length"), (2, "random")]  # seed 0 not rerun
+    assert section["seeds"] == [0, 1, 2]
+    assert section["score_delta_points"] == {"0": 2.0, "1": -1.0, "2": 0.5}
+    assert section["score_delta_mean"] == pytest.approx(0.5)
+    assert section["score_delta_std"] == pytest.approx(1.5)
+    assert section["test_score_delta_mean"] == pytest.approx((-1.0 - 1.0 + 0.5) / 3)
+    assert section["met"] is True
+
+
+def test_update_keeps_the_sections_it_does_not_run(tmp_path, capsys):
+    out = tmp_path / "lo.json"
+    out.write_text(json.dumps({"dataset": "synthetic", "command": "python benchmarks/loop_overhead.py --quick",
+                               "overhead": {"ray_share_median": 0.99, "pairs": [], "met": True}}))
+    assert _benchmark().main(["--quick", "--sections", "padding", "--update", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["overhead"]["ray_share_median"] == 0.99 and "padding" in result
+    assert result["command"] == "python benchmarks/loop_overhead.py --quick"
+    assert result["updates"][0]["sections"] == ["padding"]
+
+
+def test_seeds_need_a_batching_pair(tmp_path):
+    with pytest.raises(SystemExit, match="seeds extends the batching"):
+        _benchmark().main(["--quick", "--sections", "seeds", "--out", str(tmp_path / "lo.json")])
+
+
 def test_gpu_check_script_parses():
     proc = subprocess.run(["bash", "-n", str(GPU_CHECK)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -86,7 +128,7 @@ def test_bare_loop_trains_what_the_ray_loop_trains(tmp_path, ray_local):
 
 
 @pytest.mark.slow
-@pytest.mark.extended  # five Ray runs: about 2 minutes on an idle 2-core machine
+@pytest.mark.extended  # seven Ray runs: about 2 minutes on an idle 2-core machine
 @pytest.mark.timeout(600)
 def test_loop_overhead_quick_end_to_end(tmp_path):
     out = tmp_path / "lo.json"
@@ -94,7 +136,8 @@ def test_loop_overhead_quick_end_to_end(tmp_path):
                            str(out)], cwd=REPO, capture_output=True, text=True, timeout=580)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    assert set(result) >= {"padding", "overhead", "batching", "budget", "command", "machine"}
+    assert set(result) >= {"padding", "overhead", "batching", "seeds", "budget", "command", "machine"}
+    assert result["seeds"]["seeds"] == [0, 1]
     assert [r["keep_fraction"] for r in result["budget"]["rows"]] == [0.5, 0.2]
     runs = result["batching"]["runs"]
     assert runs["random"]["examples_trained"] == runs["length"]["examples_trained"]
