@@ -183,6 +183,14 @@ class StudyConfig:
     # A trial whose warmup would differ from the reference's (a decaying learning rate, other
     # non-pruning keys, forgetting or training-pass scores, soft mode) runs alone.
     share_warmup: bool = True
+    # End a pruning trial at a pruning event when its score is more than early_stop_margin points
+    # below the reference's curve at that epoch and even its best case (the cheapest epochs it
+    # has trained, the reference's final score less that gap plus the margin) is dominated by a
+    # finished trial (`raypruning.study.early_stop`). Less study time; the stopped trial's row
+    # says status stopped and is never on the front. Off by default: the rule's score bound is a
+    # bet that a trial does not catch up more than the margin after falling behind.
+    early_stop: bool = False
+    early_stop_margin: float = 2.0  # points, > 0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,6 +240,14 @@ def study_problems(cfg, source: str = "", against_run: bool = False) -> list[Pro
     c.choice("study.keep_models", st.keep_models, KEEP_MODELS)
     if not isinstance(st.share_warmup, bool):  # a Config built in Python skips the YAML type check
         c.add("study.share_warmup", f"expected true or false, got {st.share_warmup!r}")
+    if not isinstance(st.early_stop, bool):
+        c.add("study.early_stop", f"expected true or false, got {st.early_stop!r}")
+    margin = st.early_stop_margin
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin <= 0:
+        c.add("study.early_stop_margin", f"must be a number of points > 0, got {margin!r}")
+    elif st.early_stop is True and st.seeds > 1:
+        c.add("study.early_stop", f"needs study.seeds=1 (got {st.seeds}): a trial's seeds run one after "
+                                  f"another and the rule compares one run with the reference's run of its seed")
     for name in st.trackers:
         if name not in TRACKERS:
             c.add("study.trackers", f"{name!r} is not one of {', '.join(TRACKERS)}")

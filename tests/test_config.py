@@ -81,6 +81,35 @@ def test_share_warmup_is_on_by_default_and_takes_only_true_or_false(tmp_path):
         assert "study.share_warmup" in err.value.problems[0] and "true or false" in err.value.problems[0]
 
 
+def test_early_stop_is_off_by_default_and_its_keys_are_checked(tmp_path):
+    cfg = load_config(None)
+    assert cfg.study.early_stop is False and cfg.study.early_stop_margin == 2.0
+    on = load_config(None, ["study.early_stop=true", "study.early_stop_margin=0.5"])
+    assert on.study.early_stop is True and on.study.early_stop_margin == 0.5
+    for text, key, needle in [("early_stop: sometimes", "study.early_stop", "true or false"),
+                              ("early_stop_margin: 0", "study.early_stop_margin", "> 0"),
+                              ("early_stop_margin: -1.5", "study.early_stop_margin", "> 0"),
+                              ("early_stop_margin: lots", "study.early_stop_margin", "number"),
+                              ("early_stop: true\n  seeds: 2", "study.early_stop", "study.seeds=1")]:
+        with pytest.raises(InputError) as err:
+            load_config(_write(tmp_path, f"study:\n  {text}\n"))
+        assert len(err.value.problems) == 1, text
+        assert key in err.value.problems[0] and needle in err.value.problems[0], text
+
+
+def test_early_stop_of_a_config_built_in_python_is_checked_too():
+    import dataclasses
+
+    from raypruning.validate import study_problems
+
+    cfg = load_config(None)
+    for change, key in [({"early_stop": "yes"}, "study.early_stop"),
+                        ({"early_stop_margin": float("inf")}, "study.early_stop_margin"),
+                        ({"early_stop_margin": True}, "study.early_stop_margin")]:
+        bad = dataclasses.replace(cfg, study=dataclasses.replace(cfg.study, **change))
+        assert [p.key for p in study_problems(bad)] == [key], change
+
+
 def test_share_warmup_of_a_config_built_in_python_is_checked_too():
     import dataclasses
 
