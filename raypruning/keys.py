@@ -61,6 +61,14 @@ WARMUP_NOTE = "warmup_note"  # a trial's last report: why it trained its warmup 
 # study.json and the study's last console lines: what the study cost, in full-data runs
 COST_FULL_RUNS = "cost_full_runs"  # sum of cost_s / the reference's total_time_s (mean over seeds)
 COST_FULL_RUNS_STANDALONE = "cost_full_runs_standalone"  # the same with every run at its total_time_s
+# How a trial ended: "done" (every epoch) or "stopped" (study.early_stop ended it at a pruning
+# event; its row keeps the score and times of its last epoch and is never on the front).
+STATUS = "status"
+STATUS_DONE = "done"
+STATUS_STOPPED = "stopped"
+STOPPED_EPOCH = "stopped_epoch"  # epochs a stopped trial trained (None for a finished one)
+# A stopped trial's last report (tagged by the study): why early stopping ended it, as JSON text
+EARLY_STOP = "early_stop"
 TRIAL_COLUMNS = [TRIAL_ID, WARMUP, PERIOD, KEEP, SCORE, TOTAL_TIME, WALL_TIME, EXAMPLES_TRAINED,
                  IS_REFERENCE, TIME_SAVING, SCORE_DELTA, PARETO]
 

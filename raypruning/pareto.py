@@ -34,10 +34,20 @@ _AVERAGED = (K.SCORE, K.TEST_SCORE, K.TOTAL_TIME, K.COST, K.WALL_TIME, K.TRAIN_T
              K.TIME_SAVING, K.SCORE_DELTA)
 
 
+def finished(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trials that ran every epoch: without those early stopping ended (status
+    stopped). A table from before the status column is all finished."""
+    if K.STATUS not in df.columns:
+        return df
+    return df[(df[K.STATUS] != K.STATUS_STOPPED).to_numpy()]
+
+
 def per_setting(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per setting (a trial_id): its runs' numbers averaged over seeds, with
+    """One row per finished setting (a trial_id): its runs' numbers averaged over seeds, with
     score_std (ddof 1; NaN for one seed) and seeds (how many runs). The front, `best`
-    and `pareto` answer on these means; the per-run rows stay in trials.parquet."""
+    and `pareto` answer on these means; the per-run rows stay in trials.parquet, with the
+    trials early stopping ended (status stopped), which these means leave out."""
+    df = finished(df)
     if df.empty or K.TRIAL_ID not in df.columns:
         return df.copy()
     rows = df.copy()

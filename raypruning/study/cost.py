@@ -9,6 +9,10 @@ same study would cost with warmup sharing and early stopping turned off.
 
 Rows whose `cost_s` is 0 were read from another run's history (the
 fewer-epochs curve): they cost nothing either way.
+
+A trial that early stopping ended (status stopped) counts what it spent in the
+first figure; in the standalone one it counts the whole run it would have
+been: its average cost per epoch so far, times its E epochs (`standalone_time`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,22 @@ def study_cost(df: pd.DataFrame) -> StudyCost | None:
     if not unit or pd.isna(unit) or unit <= 0:
         return None
     cost = pd.to_numeric(df[K.COST], errors="coerce").fillna(0.0)
-    total = pd.to_numeric(df[K.TOTAL_TIME], errors="coerce").fillna(0.0)
-    standalone = total.where(cost > 0, 0.0)
+    standalone = standalone_time(df).where(cost > 0, 0.0)
     return StudyCost(float(cost.sum() / unit), float(standalone.sum() / unit))
+
+
+def standalone_time(df: pd.DataFrame) -> pd.Series:
+    """Each row's total_time_s had it run alone and to its end.
+
+    A finished run's is its own total_time_s. A stopped run's is an estimate: its total_time_s
+    after `stopped_epoch` epochs extrapolated linearly to its `epochs` (E). Its epochs so far
+    include the warmup on all the data, dearer than the pruned epochs it did not train, so the
+    estimate leans high.
+    """
+    total = pd.to_numeric(df[K.TOTAL_TIME], errors="coerce").fillna(0.0)
+    if K.STOPPED_EPOCH not in df.columns or K.EPOCHS not in df.columns:
+        return total
+    done = pd.to_numeric(df[K.STOPPED_EPOCH], errors="coerce")
+    epochs = pd.to_numeric(df[K.EPOCHS], errors="coerce")
+    stopped = (done > 0) & (epochs > 0)
+    return total.where(~stopped, total * epochs / done)

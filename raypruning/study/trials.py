@@ -81,6 +81,11 @@ class TrialOutcome:
         return not self.failed and bool(self.last_result.get(K.DONE)) and K.SEED_RUNS in self.last_result
 
     @property
+    def stopped(self) -> bool:
+        """study.early_stop ended it at a pruning event (`raypruning.study.early_stop`)."""
+        return not self.failed and not self.finished and bool(self.last_result.get(K.EARLY_STOP))
+
+    @property
     def is_baseline(self) -> bool:
         return BASELINE_KEY in self.params
 
@@ -134,6 +139,7 @@ class TrialRecord:
     is_reference: bool
     run: RunResult  # the run's seed, scores, times and examples
     overrides: dict = field(default_factory=dict)  # dotted key -> value, re-applied by `best`
+    stopped_epoch: int | None = None  # early stopping ended the run after this many epochs
 
     @classmethod
     def from_run(cls, trial_id: str, cfg: Config, run: RunResult, overrides: dict,
@@ -161,6 +167,8 @@ class TrialRecord:
             K.EPOCHS: self.epochs, K.TEST_SCORE: run.test_score, K.TRAIN_TIME: run.train_time_s,
             K.SCORING_TIME: run.scoring_time_s, K.METRIC: run.metric,
             K.OVERRIDES: json.dumps(self.overrides, sort_keys=True),
+            K.STATUS: K.STATUS_DONE if self.stopped_epoch is None else K.STATUS_STOPPED,
+            K.STOPPED_EPOCH: self.stopped_epoch,
         }
         for key, value in self.overrides.items():
             if key in _FIXED:
@@ -177,9 +185,14 @@ def records(outcomes: list[TrialOutcome], reference: dict, base_config: dict,
     The first non-baseline trial whose values equal the reference point is the
     reference; with epoch_curve its per-epoch history also gives the rows of
     full data for k < E epochs (method full-epochs), one per seed and k.
+    A trial that early stopping ended gives one row from its last epoch report
+    (`stopped_record`).
     """
     out, reference_seen = [], False
     for outcome in sorted(outcomes, key=lambda o: o.trial_id):
+        if outcome.stopped:
+            out.append(stopped_record(outcome, base_config))
+            continue
         if not outcome.finished:
             continue
         values = outcome.overrides
@@ -192,6 +205,17 @@ def records(outcomes: list[TrialOutcome], reference: dict, base_config: dict,
         if is_reference and epoch_curve:
             out.extend(_epoch_curve(outcome, cfg, values))
     return out
+
+
+def stopped_record(outcome: TrialOutcome, base_config: dict) -> TrialRecord:
+    """The row of a trial that early stopping ended: its score, times and cost after its last
+    reported epoch (the study runs such trials with one seed, validate.py checks it)."""
+    values = outcome.overrides
+    cfg = from_dict(apply_overrides(base_config, values), source=f"<trial {outcome.trial_id}>")
+    run = RunResult.from_summary(cfg.train.seed, outcome.last_result)
+    epoch = int(outcome.last_result.get(K.EPOCH) or 0)
+    record = TrialRecord.from_run(outcome.trial_id, cfg, run, values, is_reference=False)
+    return dataclasses.replace(record, stopped_epoch=epoch)
 
 
 def _epoch_curve(reference: TrialOutcome, cfg: Config, values: dict) -> list[TrialRecord]:
@@ -214,14 +238,15 @@ def _epoch_curve(reference: TrialOutcome, cfg: Config, values: dict) -> list[Tri
 
 def trials_table(recs: list[TrialRecord], objectives: dict[str, str]) -> pd.DataFrame:
     """One row per run with time_saving and score_delta (against the reference's mean over
-    seeds) and pareto: whether the run's setting is on the front of per-setting means."""
+    seeds) and pareto: whether the run's setting is on the front of per-setting means (of the
+    finished settings: a stopped trial is never on it)."""
     df = pd.DataFrame([r.to_row() for r in recs])
     if df.empty:
         return df
     df = pareto.add_relative_columns(df, time_col=pareto.time_column(objectives))
     settings = pareto.per_setting(df)
     on_front = dict(zip(settings[K.TRIAL_ID], pareto.pareto_mask(settings, objectives)))
-    df[K.PARETO] = df[K.TRIAL_ID].map(on_front).astype(bool)
+    df[K.PARETO] = df[K.TRIAL_ID].map(on_front).fillna(False).astype(bool)  # stopped trials: never
     return order_columns(df)
 
 
