@@ -13,6 +13,7 @@ The folder it writes is described in `raypruning.study.layout`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -32,6 +33,7 @@ from raypruning.search_space import full_key, grid_points, to_tune_space
 from raypruning.storage import StudyLocation, fetch, locate
 from raypruning.study.baselines import baseline_points, epoch_baseline
 from raypruning.study.cost import study_cost
+from raypruning.study.early_stop import StudyEarlyStop
 from raypruning.study.kept_models import drop_models
 from raypruning.study.layout import (
     BASELINES_DIR,
@@ -244,6 +246,9 @@ def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec
                 print(f"[study] trial {trial.trial_id} trained its warmup alone: {note} (said once)", flush=True)
             front = pareto.per_setting(df)[K.PARETO].sum()
             elapsed = time.monotonic() - self.start
+            if last.get(K.EARLY_STOP):
+                print(f"[study] trial {trial.trial_id} stopped early after epoch {last.get(K.EPOCH)}: "
+                      f"{json.loads(last[K.EARLY_STOP])['reason']}", flush=True)
             print(f"[study] {_finished(outcomes)}/{total} trials done, {elapsed / 60:.1f} min | trial "
                   f"{trial.trial_id}: {last.get(K.METRIC)} {last.get(K.SCORE, float('nan')):.2f}, "
                   f"total {last.get(K.TOTAL_TIME, float('nan')):.1f}s | front {front} point(s)", flush=True)
@@ -266,6 +271,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
     later trials wait for CPUs that never come back.
     """
     import ray.tune
+    from ray.tune.stopper import CombinedStopper
 
     from raypruning.data.sources import load_task_data
     from raypruning.run import check_resources, ensure_ray
@@ -319,6 +325,14 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
     watch = StorageWatch(folder)
     progress = _make_progress_callback(location, total, spec, watch)
     trackers = tracker_callbacks(cfg.study.trackers, cfg.study.name, folder, base, reference)
+    stoppers, early = [watch.stopper()], []
+    if cfg.study.early_stop:
+        state = StudyEarlyStop(reference, base, pareto.time_column(objs), cfg.study.early_stop_margin,
+                               epoch_curve=spec.epoch_curve)
+        stoppers.append(state.tune_stopper())
+        early.append(state.tune_callback())  # before the others: it tags a stopped trial's last result
+        print(f"[study] early stopping: a pruning trial more than {cfg.study.early_stop_margin:g} points below "
+              f"the reference's curve at a pruning event, and dominated even at its best, stops there", flush=True)
     if resume:
         tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
     else:
@@ -333,8 +347,8 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
             tune_config=ray.tune.TuneConfig(search_alg=searcher, num_samples=total,
                                             max_concurrent_trials=concurrency),
             run_config=ray.tune.RunConfig(name=TUNE_DIR, storage_path=location.root, verbose=0,
-                                          callbacks=[watch.callback(), progress, *trackers],
-                                          stop=watch.stopper()),
+                                          callbacks=[*early, watch.callback(), progress, *trackers],
+                                          stop=CombinedStopper(*stoppers)),
         )
     grid = _fit(tuner, watch)
     trials = _outcomes(grid)

@@ -70,6 +70,12 @@ class AnnotatedOptunaSearch(OptunaSearch):
         if trial is not None and result and not error:
             for key, value in {ROW_ATTR: trial_id, **self._attributes(trial.params, result)}.items():
                 trial.set_user_attr(key, value)
+        if result and result.get(K.EARLY_STOP):
+            # Early stopping ended it: its values are one epoch's, not a run's. Without a result
+            # OptunaSearch tells the trial PRUNED, so the sampler does not learn from them.
+            if trial is not None:
+                trial.set_user_attr(K.STATUS, K.STATUS_STOPPED)
+            result = None
         super().on_trial_complete(trial_id, result=result, error=error)
 
     def _is_reference(self, params: dict) -> bool:
