@@ -39,6 +39,8 @@ def test_a_dominated_trial_is_stopped_kept_as_a_stopped_row_and_left_off_the_fro
     stopped = table[table[K.STATUS] == K.STATUS_STOPPED]
     assert len(stopped) == 1, table[[K.TRIAL_ID, K.SCORE, K.EXAMPLES_TRAINED, K.STATUS]]
     assert "stopped early after epoch" in out
+    # A stopped trial has ended: the study is complete, nothing is left to resume.
+    assert "--resume" not in out and not (tmp_path / "early" / "warmup").exists()
     for _, row in stopped.iterrows():
         assert not row[K.PARETO]
         assert row[K.STOPPED_EPOCH] == 4  # at the pruning event after its first pruned epochs

@@ -207,7 +207,8 @@ class TableSpec:
 
 
 def _finished(outcomes: list[TrialOutcome]) -> int:
-    return sum(o.finished for o in outcomes)
+    """Trials that ended: ran every epoch, or were stopped early (neither is left to resume)."""
+    return sum(o.finished or o.stopped for o in outcomes)
 
 
 def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec, watch: StorageWatch):
