@@ -190,7 +190,9 @@ class StudyConfig:
     # says status stopped and is never on the front. Off by default: the rule's score bound is a
     # bet that a trial does not catch up more than the margin after falling behind.
     early_stop: bool = False
-    early_stop_margin: float = 2.0  # points, > 0
+    # Points, > 0. 15: replayed on three small synthetic studies, margins up to 10 stopped a
+    # trial that ended on the front, 12 and above none (benchmarks/results/NOTES.md).
+    early_stop_margin: float = 15.0
 
 
 @dataclass(frozen=True)

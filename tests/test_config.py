@@ -83,7 +83,7 @@ def test_share_warmup_is_on_by_default_and_takes_only_true_or_false(tmp_path):
 
 def test_early_stop_is_off_by_default_and_its_keys_are_checked(tmp_path):
     cfg = load_config(None)
-    assert cfg.study.early_stop is False and cfg.study.early_stop_margin == 2.0
+    assert cfg.study.early_stop is False and cfg.study.early_stop_margin == 15.0
     on = load_config(None, ["study.early_stop=true", "study.early_stop_margin=0.5"])
     assert on.study.early_stop is True and on.study.early_stop_margin == 0.5
     for text, key, needle in [("early_stop: sometimes", "study.early_stop", "true or false"),
