@@ -137,8 +137,7 @@ def decide(reference: Sequence[CurvePoint], front: Sequence[FrontPoint], report:
 def at_event(schedule: PruningSchedule, epoch: int) -> bool:
     """Whether a report after `epoch` epochs comes at a pruning event: the next epoch starts with
     one, and the trial has trained on a pruned set before (never in its warmup)."""
-    return schedule.prunes and 0 < epoch < schedule.epochs and epoch > schedule.warmup_epochs \
-        and schedule.is_event(epoch)
+    return schedule.prunes and schedule.warmup_epochs < epoch < schedule.epochs and schedule.is_event(epoch)
 
 
 def _number(value) -> float | None:
@@ -170,27 +169,26 @@ class StudyEarlyStop:
     curve: list[CurvePoint] = field(default_factory=list)
     front: list[FrontPoint] = field(default_factory=list)
     stopped: dict[str, Decision] = field(default_factory=dict)
-    _schedules: dict = field(default_factory=dict)  # trial id -> its PruningSchedule, or None: never stopped
+    _references: set = field(default_factory=set)  # trial ids of the reference point: they draw the curve
+    _schedules: dict = field(default_factory=dict)  # trial id -> PruningSchedule, for the trials that may stop
     _costs: dict = field(default_factory=dict)  # trial id -> [(epoch, cumulative cost)]
 
     def start(self, trial_id: str, params: dict) -> None:
         """Note a trial's Tune config: only a sampled pruning trial may be stopped."""
         from raypruning.study.trials import BASELINE_KEY
 
-        is_reference = BASELINE_KEY not in params and all(params.get(k) == v for k, v in self.reference.items())
-        if is_reference:
-            self._schedules[trial_id] = "reference"
-            return
         if BASELINE_KEY in params:
-            self._schedules[trial_id] = None
+            return
+        if all(params.get(k) == v for k, v in self.reference.items()):
+            self._references.add(trial_id)
             return
         cfg = from_dict(apply_overrides(self.base_config, params), source=f"<trial {trial_id}>")
         schedule = PruningSchedule.from_config(cfg)
-        self._schedules[trial_id] = schedule if schedule.prunes else None
+        if schedule.prunes:
+            self._schedules[trial_id] = schedule
 
     def observe(self, trial_id: str, result: dict) -> bool:
         """Take one Tune result of a trial; True when the trial should stop now."""
-        kind = self._schedules.get(trial_id)
         score, cost = _number(result.get(K.SCORE)), _number(result.get(self.time_col))
         if score is None or cost is None:
             return False
@@ -198,19 +196,20 @@ class StudyEarlyStop:
             self.front.append(FrontPoint(cost, score))
             return False
         epoch = int(result.get(K.EPOCH) or 0)
-        if kind == "reference":
+        if trial_id in self._references:
             self.curve.append(CurvePoint(epoch, score, cost))
             if self.epoch_curve:
                 self.front.append(FrontPoint(cost, score))
             return False
-        if not isinstance(kind, PruningSchedule) or trial_id in self.stopped:
+        schedule = self._schedules.get(trial_id)
+        if schedule is None or trial_id in self.stopped:
             return False
         costs = self._costs.setdefault(trial_id, [])
         costs.append((epoch, cost))
-        if not at_event(kind, epoch):
+        if not at_event(schedule, epoch):
             return False
         steps = tuple(b - a for (_, a), (_, b) in zip([(0, 0.0), *costs[:-1]], costs))
-        report = TrialReport(epoch, kind.epochs, score, cost, steps)
+        report = TrialReport(epoch, schedule.epochs, score, cost, steps)
         decision = decide(self.curve, self.front, report, self.margin)
         if decision.stop:
             self.stopped[trial_id] = decision
