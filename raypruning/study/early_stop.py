@@ -30,7 +30,11 @@ studies.
 
 `StudyEarlyStop` holds a study's state (the reference's curve, the finished
 points, each trial's per-epoch costs) and asks `decide` at each pruning
-event; `tune_stopper` and `tune_callback` plug it into Ray Tune.
+event; `tune_stopper` and `tune_callback` plug it into Ray Tune. The state
+lives in the study's driver process and sees only what Tune hands it: a trial
+that reaches a pruning event before the reference has reported that epoch
+and its last one is kept, and so, after ``--resume``, is every trial whose
+reference ran before the interruption.
 """
 
 from __future__ import annotations
