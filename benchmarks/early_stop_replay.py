@@ -78,13 +78,10 @@ def replay(folder: Path, margin: float, time_col: str | None = None) -> dict:
         if trial_id not in started:
             started.add(trial_id)
             state.start(trial_id, dict(result.get("config") or {}))
-        if trial_id in state.stopped:
-            last.setdefault(trial_id, {})
-            if result.get(K.EPOCH):
-                last[trial_id] = result  # what it would have gone on to spend
-            continue
-        last[trial_id] = result if result.get(K.EPOCH) else last.get(trial_id, result)
-        if state.observe(trial_id, result):
+        if result.get(K.EPOCH) or trial_id not in last:
+            last[trial_id] = result  # its latest epoch report: for a stopped trial, what it went on to spend
+        # A stopped trial's later reports are what the rule saved: the state must not see them.
+        if trial_id not in state.stopped and state.observe(trial_id, result):
             at_stop[trial_id] = result
     unit = pd.to_numeric(table[table[K.IS_REFERENCE].astype(bool)][K.TOTAL_TIME]).mean()
     study_cost = float(pd.to_numeric(table[K.COST], errors="coerce").fillna(0).sum())
