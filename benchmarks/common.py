@@ -86,14 +86,9 @@ def mean_std(values):
 def start_ray(num_cpus: int | None = None, verbose: bool = False) -> None:
     """A local Ray instance (or RAY_ADDRESS). Worker logs stay off the console unless verbose:
     Ray Train prints every report, which buries the benchmark's own table."""
-    import ray
-
     from raypruning.run import ensure_ray
 
-    if not verbose and not os.environ.get("RAY_ADDRESS") and not ray.is_initialized():
-        ray.init(include_dashboard=False, num_cpus=num_cpus, log_to_driver=False, logging_level="ERROR",
-                 runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}})
-    ensure_ray(include_dashboard=False, num_cpus=num_cpus)
+    ensure_ray(include_dashboard=False, num_cpus=num_cpus, worker_logs=verbose)
 
 
 def run_one(overrides: list[str], workdir: str | Path | None = None) -> dict:
