@@ -23,9 +23,29 @@ FAULT_EPOCH_ENV = "RAYPRUNING_FAULT_EPOCH"
 FAULT_MARKER_ENV = "RAYPRUNING_FAULT_MARKER"
 
 
-def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_cpus: int | None = None) -> str:
+# Ray Train's controller moves a run from one state to the next (workers started, training,
+# finished) only when it polls its workers, every 2 s by default; on short runs, such as a
+# study's trials, those waits are a large share of the fixed cost of a run
+# (benchmarks/train_startup.py). A poll is one cheap call per worker.
+TRAIN_POLL_INTERVAL_S = "0.5"
+# A busy machine can take over a minute to start worker processes; Ray Train's default 60 s
+# start timeout then fails trials that would have run.
+TRAIN_WORKER_START_TIMEOUT_S = "600"
+
+
+def ray_train_timing() -> dict[str, str]:
+    """Ray Train's poll interval and worker start timeout for this job, unless set by the user."""
+    return {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": os.environ.get("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S",
+                                                                TRAIN_POLL_INTERVAL_S),
+            "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": os.environ.get("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S",
+                                                                     TRAIN_WORKER_START_TIMEOUT_S)}
+
+
+def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_cpus: int | None = None,
+               worker_logs: bool = True) -> str:
     """Connect to the cluster at address / RAY_ADDRESS, or start a local instance.
 
+    worker_logs: echo the workers' output on this process's console (benchmarks turn it off).
     Returns a short description of where Ray runs.
     """
     import ray
@@ -33,14 +53,11 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
     if ray.is_initialized():
         return "already connected"
     address = address or os.environ.get("RAY_ADDRESS")
-    # A busy machine can take over a minute to start worker processes; Ray Train's
-    # default 60 s start timeout then fails trials that would have run.
-    env = {"env_vars": {"PYTHONUNBUFFERED": "1", "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S":
-                        os.environ.get("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600"), **ray_env_vars()}}
+    env = {"env_vars": {"PYTHONUNBUFFERED": "1", **ray_train_timing(), **ray_env_vars()}}
     if address:
         _check_answers(address)
         try:
-            ray.init(address=address, runtime_env=env, log_to_driver=True)
+            ray.init(address=address, runtime_env=env, log_to_driver=worker_logs)
         except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
             raise InputError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
         return f"cluster at {address}"
@@ -49,7 +66,8 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
     dashboard_port = _free_port()
     env["env_vars"]["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{dashboard_port}"
     ray.init(include_dashboard=include_dashboard, dashboard_host="127.0.0.1", dashboard_port=dashboard_port,
-             num_cpus=num_cpus, runtime_env=env, configure_logging=True, logging_level="warning")
+             num_cpus=num_cpus, runtime_env=env, log_to_driver=worker_logs, configure_logging=True,
+             logging_level="warning")
     return "local Ray instance" + (f" (dashboard http://127.0.0.1:{dashboard_port})" if include_dashboard else "")
 
 
