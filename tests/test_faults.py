@@ -5,6 +5,9 @@
 - the disk filling up under a study: one line naming the file, the tables written before readable;
 - a worker node of the two-node cluster killed mid-run: the run restarts and ends as an unkilled one.
 
+The uninterrupted study of the PostgreSQL pair also stands for the quickstart's console: its
+output has the study's own progress lines and none of Ray's per-report echoes.
+
 Everything is real: a PostgreSQL server started here, tmpfs mounts, Ray processes killed with
 SIGKILL. The PostgreSQL and mount tests need root (CI runs as root) or skip, saying why.
 """
@@ -37,13 +40,14 @@ pytestmark = pytest.mark.slow
 
 STUDY_TIMEOUT_S = 600
 N_TRAIN, EPOCHS = 120, 2
-# Two sampled trials and the reference, one at a time. Random proposals from a fixed seed and
-# a deterministic cost (examples_trained) make a study's front independent of timing.
+# The reference, then one sampled trial. Random proposals from a fixed seed and a deterministic
+# cost (examples_trained) make a study's front independent of timing.
 STUDY = ["studies/quickstart.yaml", "data.synthetic.task=sentence", f"data.synthetic.num_train={N_TRAIN}",
          "data.synthetic.num_eval=40", f"train.epochs={EPOCHS}", "train.max_length=32", "pruning.warmup_epochs=1",
          "pruning.period_epochs=1", "search.space={keep_fraction: {uniform: [0.3, 0.7]}}", "search.sampler=random",
-         "search.seed=0", "search.num_samples=2", "search.max_concurrent=1", "study.objectives=[score, examples_trained]"]
-TRIALS = 3
+         "search.seed=0", "search.num_samples=1", "search.max_concurrent=1",
+         "study.objectives=[score, examples_trained]"]
+TRIALS = 2
 
 
 def _searched(df: pd.DataFrame) -> pd.DataFrame:
@@ -265,6 +269,20 @@ def test_two_studies_share_one_postgres_database(shared_database_studies):
     storage.remove_session()
 
 
+# What a study prints besides its own lines: Ray's per-report echoes, Tune's experiment banner,
+# Optuna's study-created line, and the bytecode disassembly the datasets library's hashing used
+# to leak from every worker.
+CONSOLE_NOISE = ("Reporting training result", "LOAD_GLOBAL", "RETURN_VALUE", "Configuration for experiment",
+                 "A new study created")
+
+
+def test_an_uninterrupted_study_console_has_progress_and_no_noise(shared_database_studies):
+    text = shared_database_studies["calm"].log.read_text(errors="replace")
+    assert text.count("[study] ") >= 4 and "Pareto front:" in text, text[-3000:]  # its own lines are there
+    found = [needle for needle in CONSOLE_NOISE if needle in text]
+    assert not found, f"noise on the console: {found}\n{text[-3000:]}"
+
+
 # ---------------------------------------------------------------- storage faults
 
 
@@ -369,7 +387,7 @@ def test_disk_full_mid_study_stops_with_one_line(tiny_fs, tmp_path):
     the study ends with exit code 2 and one error line naming a file and the cause, and the
     files written before stay readable (`raypruning best` still answers)."""
     storage = tiny_fs("300m")
-    study = Study(storage, "full", ["search.num_samples=1"], logs=tmp_path)
+    study = Study(storage, "full", logs=tmp_path)
     try:
         study.start()
         _wait_for("the first trial in trials.parquet", lambda: (study.folder / K.TRIALS_FILE).exists(), study)

@@ -1,6 +1,7 @@
 """Dynamic pruning runs end to end on Ray Train with 2 gloo workers."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ from raypruning import keys as K
 from raypruning.config import load_config
 from raypruning.pruning_event import MIN_CALIBRATION
 from raypruning.data.sources import load_task_data
-from raypruning.run import FAULT_EPOCH_ENV, FAULT_MARKER_ENV, run_training
+from raypruning.run import TRAIN_POLL_INTERVAL_S, ray_train_timing, run_training
 from raypruning.selection import num_kept
 
 pytestmark = pytest.mark.slow  # Ray Train runs
@@ -80,23 +81,6 @@ def test_mislabelled_examples_rank_high_after_warmup(dynamic_run):
     assert share_in_top >= 4 * base_rate, (share_in_top, base_rate)
 
 
-def test_killed_worker_resumes_with_the_same_kept_ids(ray_local, tmp_path, monkeypatch, dynamic_run):
-    _, _, reference_out = dynamic_run
-    cfg = load_config(None, REFERENCE + ["train.max_failures=2"])
-    monkeypatch.setenv(FAULT_EPOCH_ENV, "3")
-    monkeypatch.setenv(FAULT_MARKER_ENV, str(tmp_path / "killed-once"))
-    summary = run_training(cfg, tmp_path / "run")
-    assert (tmp_path / "killed-once").exists(), "the fault was never injected"
-    assert summary["restarts"] == 1
-    assert [h[K.EPOCH] for h in summary["history"]] == [1, 2, 3, 4]  # no epoch lost or repeated
-    got = pd.read_parquet(tmp_path / "run" / "scores.parquet")
-    want = pd.read_parquet(reference_out / "scores.parquet")
-    for event in (0, 1):
-        kept_got = sorted(got.query("event == @event and kept")["example_id"])
-        kept_want = sorted(want.query("event == @event and kept")["example_id"])
-        assert kept_got == kept_want, f"event {event}"
-
-
 def test_reused_training_scores_skip_the_trained_examples(ray_local, tmp_path, dynamic_run):
     """With reuse, an event re-scores only examples the previous epoch did not train."""
     _, full_scoring, _ = dynamic_run
@@ -111,3 +95,22 @@ def test_reused_training_scores_skip_the_trained_examples(ray_local, tmp_path, d
     assert [e["rescored"] for e in summary[K.PRUNING_EVENTS]] == [MIN_CALIBRATION,
                                                                   N_TRAIN - num_kept(N_TRAIN, 0.5) + MIN_CALIBRATION]
     assert [e["rescored"] for e in full_scoring[K.PRUNING_EVENTS]] == [N_TRAIN, N_TRAIN]
+
+
+POLL = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+
+
+def test_the_jobs_ray_processes_poll_at_the_short_interval(ray_local):
+    """ensure_ray gives every process of the job (Ray Train's controller reads it) the short poll."""
+    @ray_local.remote(num_cpus=0)
+    def poll_interval() -> str | None:
+        return os.environ.get(POLL)
+
+    assert ray_local.get(poll_interval.remote()) == os.environ.get(POLL, TRAIN_POLL_INTERVAL_S)
+
+
+def test_a_poll_interval_the_user_set_is_kept(monkeypatch):
+    monkeypatch.setenv(POLL, "3")
+    assert ray_train_timing()[POLL] == "3"
+    monkeypatch.delenv(POLL)
+    assert ray_train_timing()[POLL] == TRAIN_POLL_INTERVAL_S

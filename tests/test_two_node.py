@@ -21,7 +21,7 @@ from cluster_helpers import RAYPRUNING, REPO, SMALL, nodes_by_group, out
 pytestmark = pytest.mark.slow
 
 STUDY_TIMEOUT_S = 900
-STUDY = [*SMALL, "search.num_samples=2", "search.space.warmup_epochs={int: [0, 1]}",
+STUDY = [*SMALL, "search.num_samples=1", "search.space.warmup_epochs={int: [0, 1]}",
          "search.space.period_epochs={int: [1, 2]}", "search.space.keep_fraction={uniform: [0.3, 0.8]}"]
 # Two workers with one CPU each; STRICT_SPREAD puts one on each node.
 SPREAD = ["scaling.num_workers=2", "scaling.cpus_per_worker=1", "scaling.placement_strategy=STRICT_SPREAD"]
@@ -45,7 +45,7 @@ def test_submitted_study_completes_on_two_nodes(cluster, tmp_path, capsys):
     folder = storage / "twonode"
     df = pd.read_parquet(folder / "trials.parquet")
     df = df[df["method"] != "full-epochs"]  # the fewer-epochs rows read from the reference's history
-    assert len(df) == 3, df  # 2 sampled + the reference
+    assert len(df) == 2, df  # 1 sampled + the reference
     assert int(df["is_reference"].sum()) == 1
     assert all(math.isfinite(s) for s in df["score"]), df["score"]
     assert all(math.isfinite(t) and t > 0 for t in df["total_time_s"]), df["total_time_s"]
@@ -61,7 +61,7 @@ def test_submitted_study_completes_on_two_nodes(cluster, tmp_path, capsys):
     nodes = set(state["nodes"])
     assert len(nodes) == 2, state["nodes"]
     by_pg = nodes_by_group(state["actors"])
-    assert len(by_pg) >= 3, f"expected a worker group per trial, got {by_pg}"
+    assert len(by_pg) >= 2, f"expected a worker group per trial, got {by_pg}"
     for pg, where in by_pg.items():
         assert where == nodes, f"placement group {pg}: RayTrainWorkers on {where}, cluster nodes {nodes}"
 

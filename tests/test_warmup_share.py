@@ -1,7 +1,8 @@
-"""Warmup sharing: a trial branched from the reference's warmup checkpoint ends as it would alone."""
+"""Warmup sharing: a study trial branched from the reference's warmup checkpoint ends as it would alone."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,50 +10,21 @@ import pytest
 
 from raypruning import keys as K
 from raypruning.config import load_config
-from raypruning.run import build_trainer, read_summary
-from raypruning.run_state import SCORES_FILE
+from raypruning.export import find_checkpoint
+from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
 from raypruning.study.warmup import can_branch, share_problem, warmup_epochs
 
 BASE = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=4", "train.batch_size=16",
         "train.max_length=40", "pruning.warmup_epochs=2", "pruning.period_epochs=1", "pruning.keep_fraction=0.5"]
 
 
-def _fit(cfg, root: Path, name: str, **share) -> tuple[dict, pd.DataFrame]:
-    result = build_trainer(cfg, str(root), name, **share).fit()
-    if result.error is not None:
-        raise result.error
-    with result.checkpoint.as_directory() as folder:
-        scores = pd.read_parquet(Path(folder) / SCORES_FILE)
-    return read_summary(result.checkpoint), scores
-
-
-def _kept(scores: pd.DataFrame) -> dict[int, list[int]]:
-    return {int(e): sorted(g.loc[g["kept"], "example_id"]) for e, g in scores.groupby("event")}
-
-
-@pytest.mark.slow
-def test_a_branched_trial_ends_with_the_kept_ids_and_score_of_the_trial_alone(ray_local, tmp_path):
-    trial = load_config(None, BASE)
-    reference = trial.replace(**{"pruning.keep_fraction": 1.0})
-    assert can_branch(trial, reference)
-    warmup = tmp_path / "warmup" / "seed0"
-    ref_summary, _ = _fit(reference, tmp_path / "runs", "reference", warmup_out={"dir": warmup, "epochs": [1, 2]})
-    assert sorted(p.name for p in warmup.iterdir()) == ["epoch1", "epoch2"]
-
-    alone, alone_scores = _fit(trial, tmp_path / "runs", "alone")
-    branched, branched_scores = _fit(trial, tmp_path / "runs", "branched", warm_start=str(warmup / "epoch2"))
-
-    assert _kept(branched_scores) == _kept(alone_scores) and len(_kept(alone_scores)) == 2
-    assert branched[K.SCORE] == alone[K.SCORE]
-    assert branched[K.EXAMPLES_TRAINED] == alone[K.EXAMPLES_TRAINED] == 2 * 240 + 2 * 120
-    assert [h[K.EPOCH] for h in branched[K.HISTORY]] == [1, 2, 3, 4]
-    assert [h[K.SCORE] for h in branched[K.HISTORY]] == [h[K.SCORE] for h in alone[K.HISTORY]]
-    assert [h[K.TEST_SCORE] is None for h in branched[K.HISTORY]] == [True, True, True, False]
-    # The standalone cost keeps the reference's two warmup epochs; cost_s counts only what came after.
-    shared = ref_summary[K.HISTORY][1][K.TOTAL_TIME]
-    assert branched[K.TOTAL_TIME] == pytest.approx(branched[K.COST] + shared)
-    assert 0 < branched[K.COST] < branched[K.TOTAL_TIME]
-    assert alone[K.COST] == pytest.approx(alone[K.TOTAL_TIME])
+def _last_checkpoint(study: Path, trial_id: str) -> tuple[dict, dict[int, list[int]]]:
+    """A study trial's summary and its kept ids per event, from the last checkpoint it kept."""
+    (run,) = (study / "runs").glob(f"trial-{trial_id}*")
+    folder = find_checkpoint(run)
+    scores = pd.read_parquet(folder / SCORES_FILE)
+    kept = {int(e): sorted(g.loc[g["kept"], "example_id"]) for e, g in scores.groupby("event")}
+    return json.loads((folder / SUMMARY_FILE).read_text()), kept
 
 
 def test_which_trials_may_branch():
@@ -83,14 +55,15 @@ def test_the_reference_keeps_a_checkpoint_for_every_searched_warmup_with_somethi
 
 
 STUDY = ["data.synthetic.num_train=200", "data.synthetic.num_eval=50", "train.epochs=3", "train.max_length=40",
-         "search.space={warmup_epochs: {int: [1, 2]}, keep_fraction: {uniform: [0.3, 0.8]}}",
-         "search.sampler=random", "search.num_samples=2", "study.keep_models=none"]
+         "pruning.period_epochs=1", "search.space={warmup_epochs: {int: [1, 2]}, keep_fraction: {uniform: [0.3, 0.8]}}",
+         "search.sampler=random", "search.num_samples=1", "study.keep_models=all"]
 
 
 @pytest.mark.slow
 def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(ray_local, tmp_path, capsys):
-    import json
-
+    """The same one-trial study twice, with and without warmup sharing: the trial branched from
+    the reference's warmup checkpoint ends with the kept ids, per-epoch scores and examples
+    trained of the trial alone, and its cost leaves out the warmup it did not train."""
     from raypruning.study.driver import run_study
 
     tables = {}
@@ -102,13 +75,26 @@ def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(ray_lo
     assert "warmup sharing: the reference keeps its state after epoch(s) 1, 2" in out
     assert "full-data runs of training and scoring" in out
     shared, alone = tables[True], tables[False]
-    pruned = shared[(shared[K.METHOD] == "dynamic")]
-    assert len(pruned) == 2
-    for trial_id, row in pruned.iterrows():
-        twin = alone[(alone[K.WARMUP] == row[K.WARMUP]) & (alone[K.KEEP] == row[K.KEEP])].iloc[0]
-        assert row[K.SCORE] == twin[K.SCORE] and row[K.EXAMPLES_TRAINED] == twin[K.EXAMPLES_TRAINED]
-        assert row[K.COST] < row[K.TOTAL_TIME]  # the warmup was the reference's
-        assert twin[K.COST] == pytest.approx(twin[K.TOTAL_TIME])
+    (trial_id,) = shared.index[shared[K.METHOD] == "dynamic"]
+    row = shared.loc[trial_id]
+    (twin_id,) = alone.index[(alone[K.METHOD] == "dynamic") & (alone[K.WARMUP] == row[K.WARMUP])
+                             & (alone[K.KEEP] == row[K.KEEP])]
+    twin = alone.loc[twin_id]
+    assert row[K.SCORE] == twin[K.SCORE] and row[K.EXAMPLES_TRAINED] == twin[K.EXAMPLES_TRAINED]
+
+    branched, branched_kept = _last_checkpoint(tmp_path / "share-True", trial_id)
+    single, single_kept = _last_checkpoint(tmp_path / "share-False", twin_id)
+    assert branched_kept == single_kept and len(single_kept) == 3 - int(row[K.WARMUP])
+    assert [h[K.EPOCH] for h in branched[K.HISTORY]] == [1, 2, 3]
+    assert [h[K.SCORE] for h in branched[K.HISTORY]] == [h[K.SCORE] for h in single[K.HISTORY]]
+    assert [h[K.TEST_SCORE] is None for h in branched[K.HISTORY]] == [True, True, False]
+    # The standalone cost keeps the reference's warmup epochs; cost_s counts only what came after.
+    (reference_id,) = shared.index[shared[K.IS_REFERENCE]]
+    reference, _ = _last_checkpoint(tmp_path / "share-True", reference_id)
+    warmup_cost = reference[K.HISTORY][int(row[K.WARMUP]) - 1][K.TOTAL_TIME]
+    assert row[K.TOTAL_TIME] == pytest.approx(row[K.COST] + warmup_cost)
+    assert 0 < row[K.COST] < row[K.TOTAL_TIME]
+    assert twin[K.COST] == pytest.approx(twin[K.TOTAL_TIME])
     meta = json.loads((tmp_path / "share-True" / "study.json").read_text())
     assert meta[K.COST_FULL_RUNS] < meta[K.COST_FULL_RUNS_STANDALONE]
     assert not (tmp_path / "share-True" / "warmup").exists()  # removed once every trial is done
