@@ -45,22 +45,11 @@ from raypruning import keys as K  # noqa: E402
 from raypruning import pareto  # noqa: E402
 from raypruning.config import from_dict  # noqa: E402
 from raypruning.study.baselines import epoch_baseline  # noqa: E402
-from raypruning.study.early_stop import StudyEarlyStop  # noqa: E402
+from raypruning.study.early_stop import StudyEarlyStop, recorded_reports  # noqa: E402
 from raypruning.study.layout import TUNE_DIR, read_meta  # noqa: E402
 from raypruning.study.trials import load_trials  # noqa: E402
 
 DEFAULT_MARGINS = (0.5, 1.0, 2.0, 3.0, 5.0)
-
-
-def reports(folder: Path) -> list[dict]:
-    """Every report of the study's sampled trials, in the order the study received them."""
-    out = []
-    for order, path in enumerate(sorted((folder / TUNE_DIR).glob("*/result.json"))):
-        for line_no, line in enumerate(path.read_text().splitlines()):
-            if line.strip():
-                result = json.loads(line)
-                out.append((result.get("timestamp", 0), line_no, order, result))
-    return [r for *_, r in sorted(out, key=lambda item: item[:3])]
 
 
 def replay(folder: Path, margin: float, time_col: str | None = None) -> dict:
@@ -73,7 +62,7 @@ def replay(folder: Path, margin: float, time_col: str | None = None) -> dict:
     state = StudyEarlyStop(meta.reference, meta.config, time_col, margin,
                            epoch_curve=epoch_baseline(cfg) == "curve")
     started, at_stop, last = set(), {}, {}
-    for result in reports(folder):
+    for result in recorded_reports(folder / TUNE_DIR):
         trial_id = str(result.get("trial_id"))
         if trial_id not in started:
             started.add(trial_id)

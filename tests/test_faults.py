@@ -18,6 +18,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -41,12 +42,14 @@ pytestmark = pytest.mark.slow
 STUDY_TIMEOUT_S = 600
 N_TRAIN, EPOCHS = 120, 2
 # The reference, then one sampled trial. Random proposals from a fixed seed and a deterministic
-# cost (examples_trained) make a study's front independent of timing.
+# cost (examples_trained) make a study's front independent of timing. Early stopping is on so that
+# a resume shows it picking up the reports from before the interruption (with E = 2 there is no
+# pruning event at which to stop a trial, so the tables stay comparable).
 STUDY = ["studies/quickstart.yaml", "data.synthetic.task=sentence", f"data.synthetic.num_train={N_TRAIN}",
          "data.synthetic.num_eval=40", f"train.epochs={EPOCHS}", "train.max_length=32", "pruning.warmup_epochs=1",
          "pruning.period_epochs=1", "search.space={keep_fraction: {uniform: [0.3, 0.7]}}", "search.sampler=random",
          "search.seed=0", "search.num_samples=1", "search.max_concurrent=1",
-         "study.objectives=[score, examples_trained]"]
+         "study.objectives=[score, examples_trained]", "study.early_stop=true"]
 TRIALS = 2
 
 
@@ -245,6 +248,9 @@ def test_killed_driver_resumes_to_the_uninterrupted_front(shared_database_studie
     pd.testing.assert_frame_equal(by_keep(got), by_keep(want))  # the same objectives, so the same front
     front = lambda df: sorted(df[df[K.PARETO]][[K.METHOD, K.EPOCHS, K.KEEP]].itertuples(index=False))  # noqa: E731
     assert front(s["killed"].table()) == front(s["calm"].table()) and front(s["calm"].table())
+    replayed = re.search(r"took the reports of (\d+) trial\(s\) from before the interruption",
+                         s["killed"].log.read_text(errors="replace"))
+    assert replayed and int(replayed.group(1)) >= 1, "the resumed study did not pick up the earlier reports"
 
 
 def test_two_studies_share_one_postgres_database(shared_database_studies):

@@ -33,7 +33,7 @@ from raypruning.search_space import full_key, grid_points, to_tune_space
 from raypruning.storage import StudyLocation, fetch, locate
 from raypruning.study.baselines import baseline_points, epoch_baseline
 from raypruning.study.cost import study_cost
-from raypruning.study.early_stop import StudyEarlyStop
+from raypruning.study.early_stop import StudyEarlyStop, recorded_reports
 from raypruning.study.kept_models import drop_models
 from raypruning.study.layout import (
     BASELINES_DIR,
@@ -334,6 +334,13 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         early.append(state.tune_callback())  # before the others: it tags a stopped trial's last result
         print(f"[study] early stopping: a pruning trial more than {cfg.study.early_stop_margin:g} points below "
               f"the reference's curve at a pruning event, and dominated even at its best, stops there", flush=True)
+        if resume and location.remote:
+            print("[study] early stopping: the reports of a remote study from before the interruption are not "
+                  "read; resumed trials are judged on what they report from now on", flush=True)
+        elif resume:
+            replayed = state.replay(recorded_reports(folder / TUNE_DIR))
+            print(f"[study] early stopping: took the reports of {replayed} trial(s) from before the interruption",
+                  flush=True)
     if resume:
         tuner = ray.tune.Tuner.restore(tune_path, trainable, resume_unfinished=True, resume_errored=True)
     else:

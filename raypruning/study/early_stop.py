@@ -31,10 +31,11 @@ studies.
 `StudyEarlyStop` holds a study's state (the reference's curve, the finished
 points, each trial's per-epoch costs) and asks `decide` at each pruning
 event; `tune_stopper` and `tune_callback` plug it into Ray Tune. The state
-lives in the study's driver process and sees only what Tune hands it: a trial
-that reaches a pruning event before the reference has reported that epoch
-and its last one is kept, and so, after ``--resume``, is every trial whose
-reference ran before the interruption.
+lives in the study's driver process and sees what Tune hands it: a trial that
+reaches a pruning event before the reference has reported that epoch and its
+last one is kept. After ``--resume`` it first takes, without judging them,
+the reports Tune recorded before the interruption (`recorded_reports`,
+`replay`), so a resumed study stops what the uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from pathlib import Path
+from typing import Iterable, Sequence
 
 from raypruning import keys as K
 from raypruning.config import apply_overrides, from_dict
@@ -144,6 +146,18 @@ def at_event(schedule: PruningSchedule, epoch: int) -> bool:
     return schedule.prunes and schedule.warmup_epochs < epoch < schedule.epochs and schedule.is_event(epoch)
 
 
+def recorded_reports(tune_dir: Path) -> list[dict]:
+    """Every report of a study's trials as Tune recorded them (``<tune>/<trial>/result.json``,
+    one line each with the trial's id, config and a timestamp), in the order the study got them."""
+    out = []
+    for order, path in enumerate(sorted(Path(tune_dir).glob("*/result.json"))):
+        for line_no, line in enumerate(path.read_text().splitlines()):
+            if line.strip():
+                result = json.loads(line)
+                out.append((result.get("timestamp", 0), line_no, order, result))
+    return [r for *_, r in sorted(out, key=lambda item: item[:3])]
+
+
 def _number(value) -> float | None:
     try:
         number = float(value)
@@ -175,7 +189,7 @@ class StudyEarlyStop:
     stopped: dict[str, Decision] = field(default_factory=dict)
     _references: set = field(default_factory=set)  # trial ids of the reference point: they draw the curve
     _schedules: dict = field(default_factory=dict)  # trial id -> PruningSchedule, for the trials that may stop
-    _costs: dict = field(default_factory=dict)  # trial id -> [(epoch, cumulative cost)]
+    _costs: dict = field(default_factory=dict)  # trial id -> {epoch: cumulative cost}
 
     def start(self, trial_id: str, params: dict) -> None:
         """Note a trial's Tune config: only a sampled pruning trial may be stopped."""
@@ -193,31 +207,51 @@ class StudyEarlyStop:
 
     def observe(self, trial_id: str, result: dict) -> bool:
         """Take one Tune result of a trial; True when the trial should stop now."""
+        report = self._take(trial_id, result)
+        if report is None:
+            return False
+        decision = decide(self.curve, self.front, report, self.margin)
+        if decision.stop:
+            self.stopped[trial_id] = decision
+        return decision.stop
+
+    def replay(self, reports: Iterable[dict]) -> int:
+        """Take the reports of an interrupted study (`recorded_reports`) without judging them:
+        the curve, the finished points and each trial's costs so far. Returns how many trials."""
+        seen: set[str] = set()
+        for result in reports:
+            trial_id = str(result.get("trial_id"))
+            if trial_id not in seen:
+                seen.add(trial_id)
+                self.start(trial_id, dict(result.get("config") or {}))
+            self._take(trial_id, result)
+        return len(seen)
+
+    def _take(self, trial_id: str, result: dict) -> TrialReport | None:
+        """Record a result; the report to judge when it is a stoppable trial's at a pruning event."""
         score, cost = _number(result.get(K.SCORE)), _number(result.get(self.time_col))
         if score is None or cost is None:
-            return False
+            return None
         if result.get(K.DONE) and K.SEED_RUNS in result:  # a trial's final report: a finished point
             self.front.append(FrontPoint(cost, score))
-            return False
+            return None
         epoch = int(result.get(K.EPOCH) or 0)
         if trial_id in self._references:
             self.curve.append(CurvePoint(epoch, score, cost))
             if self.epoch_curve:
                 self.front.append(FrontPoint(cost, score))
-            return False
+            return None
         schedule = self._schedules.get(trial_id)
         if schedule is None or trial_id in self.stopped:
-            return False
-        costs = self._costs.setdefault(trial_id, [])
-        costs.append((epoch, cost))
+            return None
+        # By epoch: a trial resumed from a checkpoint reports again the epochs after it.
+        costs = self._costs.setdefault(trial_id, {})
+        costs[epoch] = cost
         if not at_event(schedule, epoch):
-            return False
-        steps = tuple(b - a for (_, a), (_, b) in zip([(0, 0.0), *costs[:-1]], costs))
-        report = TrialReport(epoch, schedule.epochs, score, cost, steps)
-        decision = decide(self.curve, self.front, report, self.margin)
-        if decision.stop:
-            self.stopped[trial_id] = decision
-        return decision.stop
+            return None
+        so_far = [costs[e] for e in sorted(costs) if e <= epoch]
+        steps = tuple(b - a for a, b in zip([0.0, *so_far[:-1]], so_far))
+        return TrialReport(epoch, schedule.epochs, score, cost, steps)
 
     def tag(self, trial_id: str, result: dict) -> None:
         """Mark a stopped trial's last result, so the trials table reads it as stopped."""

@@ -20,6 +20,7 @@ from raypruning.study.early_stop import (
     TrialReport,
     best_cost,
     decide,
+    recorded_reports,
 )
 
 from hand_tables import OBJ
@@ -153,6 +154,56 @@ def test_the_curve_counts_as_finished_points_when_it_is_in_the_table():
     without.observe("bad", _epoch(1, 60.0, 10.0))
     assert not without.observe("bad", _epoch(2, 45.0, 14.0))
     assert without.curve == CURVE and without.front == []
+
+
+def _record(tune_dir, trial_id: str, config: dict, results: list[dict], start: float) -> None:
+    """A trial's result.json as Tune writes it: one JSON line per report, with id, config and time."""
+    folder = tune_dir / f"trial_driver_{trial_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({**r, "trial_id": trial_id, "config": config, "timestamp": start + i})
+             for i, r in enumerate(results)]
+    with open(folder / "result.json", "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+BAD = {"pruning.warmup_epochs": 1, "pruning.keep_fraction": 0.4}
+
+
+def test_a_resumed_state_replays_the_recorded_reports_and_stops_what_the_uninterrupted_one_would(tmp_path):
+    uninterrupted = _state()
+    _feed_reference_and_a_cheap_good_trial(uninterrupted)
+    uninterrupted.start("bad", dict(BAD))
+    uninterrupted.observe("bad", _epoch(1, 60.0, 10.0))
+    assert uninterrupted.observe("bad", _epoch(2, 55.0, 14.0))
+    # The same study interrupted after "bad" reported its warmup epoch: Tune's records so far.
+    tune = tmp_path / "tune"
+    _record(tune, "ref", dict(REFERENCE), [_epoch(p.epoch, p.score, p.cost) for p in CURVE] + [_final(90.0, 40.0)], 0)
+    _record(tune, "good", {"pruning.warmup_epochs": 1, "pruning.keep_fraction": 0.5}, [_final(80.0, 20.0)], 10)
+    _record(tune, "bad", dict(BAD), [_epoch(1, 60.0, 10.0)], 20)
+    assert [r["trial_id"] for r in recorded_reports(tune)] == ["ref"] * 5 + ["good", "bad"]
+    resumed = _state()
+    assert resumed.replay(recorded_reports(tune)) == 3
+    assert resumed.curve == CURVE and resumed.stopped == {}  # replayed reports are never judged
+    resumed.start("bad", dict(BAD))  # Tune starts the resumed trial again
+    assert resumed.observe("bad", _epoch(2, 55.0, 14.0))
+    assert resumed.stopped["bad"] == uninterrupted.stopped["bad"]
+    fresh = _state()  # what a resumed study knew before it replayed: nothing dominates
+    fresh.start("bad", dict(BAD))
+    assert not fresh.observe("bad", _epoch(2, 55.0, 14.0))
+
+
+def test_an_epoch_reported_again_after_a_resume_replaces_its_cost(tmp_path):
+    """Interrupted after epoch 2 was reported but before it was checkpointed: the resumed trial
+    trains epoch 2 again, and its best case counts the epochs of the run that goes on."""
+    tune = tmp_path / "tune"
+    _record(tune, "ref", dict(REFERENCE), [_epoch(p.epoch, p.score, p.cost) for p in CURVE] + [_final(90.0, 40.0)], 0)
+    _record(tune, "good", {"pruning.warmup_epochs": 1, "pruning.keep_fraction": 0.5}, [_final(80.0, 20.0)], 10)
+    _record(tune, "bad", dict(BAD), [_epoch(1, 60.0, 10.0), _epoch(2, 55.0, 19.0)], 20)
+    state = _state()
+    state.replay(recorded_reports(tune))
+    state.start("bad", dict(BAD))
+    assert state.observe("bad", _epoch(2, 55.0, 15.0))
+    assert state.stopped["bad"].best_cost == 15.0 + 2 * 5.0  # epochs of 10 s and 5 s, two more at 5 s
 
 
 # --- the table, the front and the cost ------------------------------------------------------
