@@ -42,8 +42,10 @@ TRAIN_TIMEOUT_S = 600
 
 SMALL = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=3", "train.max_length=40"]
 # The run of spread_and_local_runs: two workers with one CPU each, one pruning event per epoch after the first.
-TWO_WORKER_RUN = ["studies/quickstart.yaml", *SMALL, "pruning.keep_fraction=0.5", "pruning.warmup_epochs=1",
-                  "scaling.num_workers=2", "scaling.cpus_per_worker=1"]
+# Five epochs, so that a worker node killed at the first checkpoint dies with epochs still to train.
+TWO_WORKER_EPOCHS = 5
+TWO_WORKER_RUN = ["studies/quickstart.yaml", *SMALL, f"train.epochs={TWO_WORKER_EPOCHS}", "pruning.keep_fraction=0.5",
+                  "pruning.warmup_epochs=1", "scaling.num_workers=2", "scaling.cpus_per_worker=1"]
 
 # Run in a subprocess so that this test process's own Ray settings (a local
 # instance may have switched it to token auth) do not leak into the query.
