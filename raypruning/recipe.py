@@ -23,7 +23,7 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import datasets
@@ -155,6 +155,8 @@ class Recipe:
         self.state = RunState()
         self._wall_offset = 0.0
         self.keep_warmup: dict | None = None  # {"dir", "epochs"}: also save the state after these epochs there
+        # Training-pass scores kept for the warmup copy only (`_scores_for_warmup`), with their seconds.
+        self._warmup_train_scores: tuple[np.ndarray, float] | None = None
 
     @property
     def num_examples(self) -> int:
@@ -231,7 +233,9 @@ class Recipe:
         kept = self.kept_ids()
         reuse = ((p.reuse_train_scores or self.schedule.soft) and self.schedule.scores_from_training(epoch)
                  and p.score in FORWARD_SCORES)
-        trained = self._train_epoch(epoch, kept, track_correct=p.score == "forgetting", track_scores=reuse)
+        for_warmup = not reuse and self._scores_for_warmup(epoch)
+        trained = self._train_epoch(epoch, kept, track_correct=p.score == "forgetting",
+                                    track_scores=reuse or for_warmup)
         self.state.train_time_s += trained.step_time
         self.state.examples_trained += len(kept)
         if trained.correct is not None:
@@ -239,16 +243,28 @@ class Recipe:
                                     self.worker.device)  # NaN: not trained this epoch
             self.state.last_correct, self.state.forgets = update_counts(self.state.last_correct,
                                                                         self.state.forgets, now)
+        self.state.train_scores = None
         if trained.scores is not None:
             start = time.perf_counter()
-            self.state.train_scores = all_reduce_scores(trained.ids, trained.scores, self.num_examples,
-                                                        self.worker.device)
-            if self.schedule.soft:
-                self.state.soft_scores = update_table(self.state.soft_scores, self.state.train_scores)
-            self.state.scoring_time_s += trained.score_time + time.perf_counter() - start
-        else:
-            self.state.train_scores = None
+            table = all_reduce_scores(trained.ids, trained.scores, self.num_examples, self.worker.device)
+            seconds = trained.score_time + time.perf_counter() - start
+            if for_warmup:  # for the trials that branch here; this run's own state and times leave them out
+                self._warmup_train_scores = (table, seconds)
+            else:
+                self.state.train_scores = table
+                if self.schedule.soft:
+                    self.state.soft_scores = update_table(self.state.soft_scores, table)
+                self.state.scoring_time_s += seconds
         return trained.loss
+
+    def _scores_for_warmup(self, epoch: int) -> bool:
+        """Whether to keep this epoch's training-pass scores for the trials that branch after it
+        (a study's shared warmup): with pruning.reuse_train_scores their first event reuses them,
+        as each trial alone would have kept them in its last warmup epoch (never the first epoch:
+        `PruningSchedule.scores_from_training`)."""
+        p = self.cfg.pruning
+        return (bool(self.keep_warmup) and p.reuse_train_scores and p.score in FORWARD_SCORES
+                and 1 <= epoch and epoch + 1 < self.cfg.train.epochs and epoch + 1 in self.keep_warmup["epochs"])
 
     def _train_epoch(self, epoch: int, kept: np.ndarray, track_correct: bool, track_scores: bool) -> TrainedEpoch:
         cfg, worker, kind = self.cfg, self.worker, self.train_set.kind
@@ -387,11 +403,11 @@ class Recipe:
                 (Path(folder) / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
             ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
-    def _save(self, path: Path) -> None:
+    def _save(self, path: Path, state: RunState | None = None) -> None:
         torch.save(self.core.state_dict(), path / MODEL_FILE)
         torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
                    path / OPTIMIZER_FILE)
-        self.state.save(path)
+        (state or self.state).save(path)
 
     def _save_warmup(self) -> None:
         """After an epoch that trials warm up for, save the state into <dir>/epoch<n> as well (written
@@ -400,11 +416,15 @@ class Recipe:
         if not self.keep_warmup or done not in self.keep_warmup["epochs"]:
             return
         target = Path(self.keep_warmup["dir"]) / f"epoch{done}"
+        kept, self._warmup_train_scores = self._warmup_train_scores, None
         if target.exists():
             return
+        state = self.state
+        if kept is not None:  # the state of a trial alone after its warmup: its scores, and their time
+            state = replace(state, train_scores=kept[0], scoring_time_s=state.scoring_time_s + kept[1])
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        self._save(partial)
+        self._save(partial, state)
         try:
             partial.rename(target)
         except OSError:  # another writer got there first: its copy is the same state

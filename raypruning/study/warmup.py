@@ -102,8 +102,9 @@ def share_problem(trial: Config, reference: Config) -> str | None:
         return base
     if p.score == "forgetting":
         return "pruning.score=forgetting counts forgetting events during the warmup, which the reference does not"
-    if p.reuse_train_scores:
-        return "pruning.reuse_train_scores keeps training-pass scores that the reference does not"
+    if p.reuse_train_scores and not reference.pruning.reuse_train_scores:
+        return ("pruning.reuse_train_scores reuses the training-pass scores of its last warmup epoch, which a "
+                "reference without it does not keep")
     mine, theirs = trial.to_dict(), reference.to_dict()
     for section in mine:
         if section in ("pruning", "search", "study"):
