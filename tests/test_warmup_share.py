@@ -15,14 +15,16 @@ from raypruning.pruning_event import MIN_CALIBRATION
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
 from raypruning.study.warmup import can_branch, share_problem, warmup_epochs
 
+from conftest import SMALL_STUDY
+
 BASE = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=4", "train.batch_size=16",
         "train.max_length=40", "pruning.warmup_epochs=2", "pruning.period_epochs=1", "pruning.keep_fraction=0.5"]
 
 
-def _last_checkpoint(study: Path, trial_id: str) -> tuple[dict, dict[int, list[int]]]:
-    """A study trial's summary and its kept ids per event, from the last checkpoint it kept."""
-    (run,) = (study / "runs").glob(f"trial-{trial_id}*")
-    folder = find_checkpoint(run)
+def _last_checkpoint(study: Path, run_name: str) -> tuple[dict, dict[int, list[int]]]:
+    """A study run's summary and its kept ids per event, from the last checkpoint it kept
+    (run_name: its folder under runs/, trial-ID or trial-ID-seedN)."""
+    folder = find_checkpoint(study / "runs" / run_name)
     scores = pd.read_parquet(folder / SCORES_FILE)
     kept = {int(e): sorted(g.loc[g["kept"], "example_id"]) for e, g in scores.groupby("event")}
     return json.loads((folder / SUMMARY_FILE).read_text()), kept
@@ -59,31 +61,21 @@ def test_the_reference_keeps_a_checkpoint_for_every_searched_warmup_with_somethi
     assert warmup_epochs(cfg) == (2,)
 
 
-# Warmup 2 of 3 epochs with reused training-pass scores: the trial's one event reuses those of its
-# second epoch, which the reference keeps for it (the first epoch's never are).
-STUDY = ["data.synthetic.num_train=200", "data.synthetic.num_eval=50", "train.epochs=3", "train.max_length=40",
-         "pruning.period_epochs=1", "pruning.reuse_train_scores=true",
-         "search.space={warmup_epochs: {int: [2, 2]}, keep_fraction: {uniform: [0.3, 0.8]}}",
-         "search.sampler=random", "search.num_samples=1", "study.keep_models=all"]
-
-
 @pytest.mark.slow
-def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(ray_local, tmp_path, capsys):
-    """The same one-trial study twice, with and without warmup sharing: the trial branched from
-    the reference's warmup checkpoint reuses the training-pass scores the reference kept for it,
-    ends with the kept ids, per-epoch scores and examples trained of the trial alone, and its
-    cost leaves out the warmup it did not train."""
+def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_study, tmp_path):
+    """The session's small study (tests/conftest.py: warmup 2 of 3 epochs with reused
+    training-pass scores, warmup sharing on) against the same study, one seed, without sharing:
+    its seed-0 trial, branched from the reference's warmup checkpoint, reuses the training-pass
+    scores the reference kept for it, ends with the kept ids, per-epoch scores and examples
+    trained of the trial alone, and its cost leaves out the warmup it did not train."""
     from raypruning.study.driver import run_study
 
-    tables = {}
-    for share in (True, False):
-        cfg = load_config(None, STUDY + [f"study.storage_path={tmp_path}", f"study.name=share-{share}",
-                                         f"study.share_warmup={str(share).lower()}"])
-        tables[share] = run_study(cfg).set_index(K.TRIAL_ID)
-    out = capsys.readouterr().out
-    assert "warmup sharing: the reference keeps its state after epoch(s) 2" in out
-    assert "full-data runs of training and scoring" in out
-    shared, alone = tables[True], tables[False]
+    alone_folder = tmp_path / "alone"
+    alone = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={tmp_path}", "study.name=alone",
+                                       "study.share_warmup=false"]).set_index(K.TRIAL_ID)
+    assert "warmup sharing: the reference keeps its state after epoch(s) 2" in small_study.console
+    assert "full-data runs of training and scoring" in small_study.console
+    shared = small_study.table[small_study.table[K.SEED] == 0].set_index(K.TRIAL_ID)
     (trial_id,) = shared.index[shared[K.METHOD] == "dynamic"]
     row = shared.loc[trial_id]
     (twin_id,) = alone.index[(alone[K.METHOD] == "dynamic") & (alone[K.WARMUP] == row[K.WARMUP])
@@ -91,8 +83,8 @@ def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(ray_lo
     twin = alone.loc[twin_id]
     assert row[K.SCORE] == twin[K.SCORE] and row[K.EXAMPLES_TRAINED] == twin[K.EXAMPLES_TRAINED]
 
-    branched, branched_kept = _last_checkpoint(tmp_path / "share-True", trial_id)
-    single, single_kept = _last_checkpoint(tmp_path / "share-False", twin_id)
+    branched, branched_kept = _last_checkpoint(small_study.folder, f"trial-{trial_id}-seed0")
+    single, single_kept = _last_checkpoint(alone_folder, f"trial-{twin_id}")
     assert branched_kept == single_kept and len(single_kept) == 3 - int(row[K.WARMUP])
     assert [h[K.EPOCH] for h in branched[K.HISTORY]] == [1, 2, 3]
     assert [h[K.SCORE] for h in branched[K.HISTORY]] == [h[K.SCORE] for h in single[K.HISTORY]]
@@ -103,11 +95,11 @@ def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(ray_lo
     # The standalone cost keeps the reference's warmup epochs (and the scores it kept for the trial,
     # a few milliseconds); cost_s counts only what came after.
     (reference_id,) = shared.index[shared[K.IS_REFERENCE]]
-    reference, _ = _last_checkpoint(tmp_path / "share-True", reference_id)
+    reference, _ = _last_checkpoint(small_study.folder, f"trial-{reference_id}-seed0")
     warmup_cost = reference[K.HISTORY][int(row[K.WARMUP]) - 1][K.TOTAL_TIME]
     assert warmup_cost <= row[K.TOTAL_TIME] - row[K.COST] == pytest.approx(warmup_cost, rel=0.2)
     assert 0 < row[K.COST] < row[K.TOTAL_TIME]
     assert twin[K.COST] == pytest.approx(twin[K.TOTAL_TIME])
-    meta = json.loads((tmp_path / "share-True" / "study.json").read_text())
-    assert meta[K.COST_FULL_RUNS] < meta[K.COST_FULL_RUNS_STANDALONE]
-    assert not (tmp_path / "share-True" / "warmup").exists()  # removed once every trial is done
+    meta = json.loads((alone_folder / "study.json").read_text())
+    assert meta[K.COST_FULL_RUNS] == pytest.approx(meta[K.COST_FULL_RUNS_STANDALONE])
+    assert not (small_study.folder / "warmup").exists()  # removed once every trial is done
