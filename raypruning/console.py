@@ -55,7 +55,11 @@ def quiet_driver_console() -> None:
 
     # Tune's legacy reporter honours verbose=0 (its newer one prints a banner regardless).
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "10")  # "operation took 0.9 s" lines on a busy machine
+    threshold = os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "10")  # "operation took 0.9 s" lines on a busy machine
+    # Tune reads it once, as ray.tune is imported, which a study's own modules have done by now.
+    from ray.tune.utils.util import warn_if_slow
+
+    warn_if_slow.DEFAULT_THRESHOLD = float(threshold)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message=r"Fixed parameter .* is out of range", module="optuna")
