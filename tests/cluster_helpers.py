@@ -296,47 +296,37 @@ def nodes_by_group(actors: list[dict]) -> dict[str, set[str]]:
 @dataclass
 class SpreadAndLocal:
     spread: Path  # `raypruning train --output` of the run spread over both nodes (STRICT_SPREAD)
-    local: Path  # the same run on a local single-node instance (PACK)
+    local: Path  # the same run on a local single-node instance
     new_actors: list  # the spread run's RayTrainWorkers, read right after it ended
     nodes: set  # the cluster's alive nodes then
 
 
 @pytest.fixture(scope="session")
-def spread_and_local_runs(cluster, tmp_path_factory) -> SpreadAndLocal:
-    """TWO_WORKER_RUN on both nodes and, at the same time, on its own local Ray instance."""
+def spread_and_local_runs(cluster, ray_local, tmp_path_factory) -> SpreadAndLocal:
+    """TWO_WORKER_RUN on both nodes and, at the same time, in this process on the session's
+    local single-node instance (tests/conftest.py: ray_local)."""
+    from raypruning.config import load_config
+    from raypruning.run import run_training
+
     tmp = tmp_path_factory.mktemp("spread-and-local")
     before = {a["actor_id"] for a in cluster.state()["actors"]}
-    # The single-node run starts its own local Ray instance (PACK), in its own temp dir, with no address.
-    local_tmp = Path(tempfile.mkdtemp(prefix="rp1n"))
-    local_env = ray_env(local_tmp)
-    spread_out, local_out = tmp / "spread", tmp / "local"
-    logs = {name: tmp / f"{name}.log" for name in ("spread", "local")}
-    with open(logs["spread"], "wb") as fs, open(logs["local"], "wb") as fl:
+    spread_out, local_out, log = tmp / "spread", tmp / "local", tmp / "spread.log"
+    with open(log, "wb") as fh:
         spread = subprocess.Popen([*RAYPRUNING, "train", *TWO_WORKER_RUN, "scaling.placement_strategy=STRICT_SPREAD",
                                    "--output", str(spread_out), "--address", cluster.gcs],
-                                  cwd=REPO, env=cluster.env, stdout=fs, stderr=subprocess.STDOUT,
+                                  cwd=REPO, env=cluster.env, stdout=fh, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL)
-        local = subprocess.Popen([*RAYPRUNING, "train", *TWO_WORKER_RUN, "--output", str(local_out),
-                                  "--no-ray-dashboard"],
-                                 cwd=REPO, env=local_env, stdout=fl, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            deadline = time.monotonic() + TRAIN_TIMEOUT_S
-            codes = {}
-            for name, proc in (("spread", spread), ("local", local)):
-                try:
-                    codes[name] = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    codes[name] = "timeout"
+            run_training(load_config(REPO / TWO_WORKER_RUN[0], TWO_WORKER_RUN[1:]), local_out)
+            try:
+                code = spread.wait(timeout=TRAIN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                code = "timeout"
         finally:
-            for proc in (spread, local):
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(timeout=30)
-            kill_sessions({local.pid}, str(local_tmp))  # what is left of the local Ray instance
-            shutil.rmtree(local_tmp, ignore_errors=True)
-    for name, code in codes.items():
-        assert code == 0, f"raypruning train ({name}) ended with {code}:\n{tail(logs[name], 80)}"
+            if spread.poll() is None:
+                spread.kill()
+                spread.wait(timeout=30)
+    assert code == 0, f"raypruning train (spread) ended with {code}:\n{tail(log, 80)}"
     state = cluster.state()
     return SpreadAndLocal(spread_out, local_out, [a for a in state["actors"] if a["actor_id"] not in before],
                           set(state["nodes"]))

@@ -29,10 +29,11 @@ def ray_local():
     ray.shutdown()
 
 
-# The small study: the reference and one sampled trial, two seeds each, a dynamic-random baseline at
-# the sampled setting, MLflow tracking, every trial's model kept. Warmup sharing is on (the default)
-# and the trial's warmup is 2 of 3 epochs with reused training-pass scores, so the trial branches
-# from the reference's warmup: tests/test_warmup_share.py runs the same study without sharing.
+# The small study: the reference and one sampled trial, two seeds each, with MLflow tracking and
+# every trial's model kept. Warmup sharing is on (the default) and the trial's warmup is 2 of 3
+# epochs with reused training-pass scores, so the trial branches from the reference's warmup.
+# `small_study_alone` runs the same search once, without sharing and with a dynamic-random
+# baseline at the sampled setting (tests/test_warmup_share.py compares the two).
 SMALL_STUDY = ["studies/quickstart.yaml", "data.synthetic.num_train=240", "data.synthetic.num_eval=60",
                "train.epochs=3", "train.max_length=40", "pruning.period_epochs=1", "pruning.reuse_train_scores=true",
                "search.space={warmup_epochs: {int: [2, 2]}, keep_fraction: {uniform: [0.2, 0.9]}}",
@@ -45,18 +46,26 @@ class StudyRun(NamedTuple):
     console: str  # what it printed
 
 
-@pytest.fixture(scope="session")
-def small_study(ray_local, tmp_path_factory) -> StudyRun:
+def _run_small_study(storage: Path, name: str, extra: list[str]) -> StudyRun:
     from raypruning.study.driver import run_study
 
-    storage = tmp_path_factory.mktemp("studies")
     os.chdir(REPO)  # the config and its data paths are relative to the repository
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        table = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={storage}", "study.name=small",
-                                           "study.baselines=[dynamic-random]", "study.seeds=2",
-                                           "study.trackers=[mlflow]"])
-    return StudyRun(storage / "small", table, printed.getvalue())
+        table = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={storage}", f"study.name={name}",
+                                           *extra])
+    return StudyRun(storage / name, table, printed.getvalue())
+
+
+@pytest.fixture(scope="session")
+def small_study(ray_local, tmp_path_factory) -> StudyRun:
+    return _run_small_study(tmp_path_factory.mktemp("studies"), "small", ["study.seeds=2", "study.trackers=[mlflow]"])
+
+
+@pytest.fixture(scope="session")
+def small_study_alone(ray_local, tmp_path_factory) -> StudyRun:
+    return _run_small_study(tmp_path_factory.mktemp("studies"), "alone",
+                            ["study.share_warmup=false", "study.baselines=[dynamic-random]"])
 
 
 @pytest.fixture

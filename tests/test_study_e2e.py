@@ -49,10 +49,7 @@ def test_trials_table(small_study):
             index=sorted(df["trial_id"].unique()))).all()
     curve = df[df["method"] == "full-epochs"]
     assert sorted(curve["epochs"].unique()) == [1, 2]  # train.epochs=3
-    baselines = df[df["method"] == "dynamic-random"]
-    searched = df[~df["method"].isin(["dynamic-random", "full-epochs"])]
-    assert searched["trial_id"].nunique() == 2  # 1 sampled + the reference
-    assert baselines["trial_id"].nunique() == 1  # at the one pruned setting
+    assert df[df["method"] != "full-epochs"]["trial_id"].nunique() == 2  # 1 sampled + the reference
     assert df["test_score"].notna().all()
     ref = df[df["is_reference"]]
     assert len(ref) == 2 and (ref["keep_fraction"] == 1.0).all()
@@ -72,6 +69,17 @@ def test_trials_table(small_study):
     assert (branched["cost_s"] < branched["total_time_s"]).all()
     meta = json.loads((folder / "study.json").read_text())
     assert 0 < meta["cost_full_runs"] < meta["cost_full_runs_standalone"]
+
+
+@pytest.mark.slow
+def test_a_baseline_runs_at_the_sampled_setting(small_study_alone):
+    df = small_study_alone.table
+    (trial,) = df[df["method"] == "dynamic"].itertuples()
+    (baseline,) = df[df["method"] == "dynamic-random"].itertuples()
+    assert (baseline.keep_fraction, baseline.warmup_epochs) == (trial.keep_fraction, trial.warmup_epochs)
+    assert baseline.examples_trained == trial.examples_trained and not baseline.is_reference
+    stored = pd.read_parquet(small_study_alone.folder / "trials.parquet")
+    assert sorted(stored["method"].unique()) == ["dynamic", "dynamic-random", "full-epochs", "reference"]
 
 
 @pytest.mark.slow

@@ -15,8 +15,6 @@ from raypruning.pruning_event import MIN_CALIBRATION
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
 from raypruning.study.warmup import can_branch, share_problem, warmup_epochs
 
-from conftest import SMALL_STUDY
-
 BASE = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=4", "train.batch_size=16",
         "train.max_length=40", "pruning.warmup_epochs=2", "pruning.period_epochs=1", "pruning.keep_fraction=0.5"]
 
@@ -62,17 +60,14 @@ def test_the_reference_keeps_a_checkpoint_for_every_searched_warmup_with_somethi
 
 
 @pytest.mark.slow
-def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_study, tmp_path):
+def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_study, small_study_alone):
     """The session's small study (tests/conftest.py: warmup 2 of 3 epochs with reused
-    training-pass scores, warmup sharing on) against the same study, one seed, without sharing:
-    its seed-0 trial, branched from the reference's warmup checkpoint, reuses the training-pass
-    scores the reference kept for it, ends with the kept ids, per-epoch scores and examples
-    trained of the trial alone, and its cost leaves out the warmup it did not train."""
-    from raypruning.study.driver import run_study
-
-    alone_folder = tmp_path / "alone"
-    alone = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={tmp_path}", "study.name=alone",
-                                       "study.share_warmup=false"]).set_index(K.TRIAL_ID)
+    training-pass scores, warmup sharing on) against the same search without sharing: its seed-0
+    trial, branched from the reference's warmup checkpoint, reuses the training-pass scores the
+    reference kept for it, ends with the kept ids, per-epoch scores and examples trained of the
+    trial alone, and its cost leaves out the warmup it did not train."""
+    alone_folder = small_study_alone.folder
+    alone = small_study_alone.table.set_index(K.TRIAL_ID)
     assert "warmup sharing: the reference keeps its state after epoch(s) 2" in small_study.console
     assert "full-data runs of training and scoring" in small_study.console
     shared = small_study.table[small_study.table[K.SEED] == 0].set_index(K.TRIAL_ID)
