@@ -57,6 +57,7 @@ SEED = "seed"  # train.seed of the run (a setting runs once per study.seeds)
 SEEDS = "seeds"  # how many runs a setting's means are taken over
 SCORE_STD = "score_std"  # standard deviation of score over a setting's seeds (ddof 1)
 SEED_RUNS = "seed_runs"  # a trial's last report: one entry per seed's run
+EARLIER_RUNS = "earlier_seed_runs"  # a trial's epoch reports: the runs of the seeds it finished before
 WARMUP_NOTE = "warmup_note"  # a trial's last report: why it trained its warmup alone ("" when it did not)
 # study.json and the study's last console lines: what the study cost, in full-data runs
 COST_FULL_RUNS = "cost_full_runs"  # sum of cost_s / the reference's total_time_s (mean over seeds)

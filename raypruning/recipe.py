@@ -19,7 +19,6 @@ import io
 import json
 import math
 import os
-import shutil
 import signal
 import tempfile
 import time
@@ -64,7 +63,10 @@ def train_loop_per_worker(loop_config: dict) -> None:
     # Ray Train V2 has no resume_from_checkpoint: a run's own checkpoint (a restart) wins over
     # the warm start, which only a fresh run takes.
     if checkpoint is None and loop_config.get("warm_start"):
-        recipe.branch(Path(loop_config["warm_start"]))
+        from raypruning.study.warmup import local_checkpoint
+
+        with local_checkpoint(loop_config["warm_start"]) as folder:
+            recipe.branch(folder)
         for entry in recipe.state.history:  # trackers see the warmup epochs as the run alone reports them
             ray.train.report(dict(entry), checkpoint=None)
     else:
@@ -410,25 +412,18 @@ class Recipe:
         (state or self.state).save(path)
 
     def _save_warmup(self) -> None:
-        """After an epoch that trials warm up for, save the state into <dir>/epoch<n> as well (written
-        aside, then renamed: a folder that exists is complete). An existing one is kept."""
+        """After an epoch that trials warm up for, save the state into <dir>/epoch<n> as well
+        (`raypruning.study.warmup.publish`: readers never see part of it)."""
+        from raypruning.study.warmup import publish
+
         done = self.state.next_epoch
         if not self.keep_warmup or done not in self.keep_warmup["epochs"]:
             return
-        target = Path(self.keep_warmup["dir"]) / f"epoch{done}"
         kept, self._warmup_train_scores = self._warmup_train_scores, None
-        if target.exists():
-            return
         state = self.state
         if kept is not None:  # the state of a trial alone after its warmup: its scores, and their time
             state = replace(state, train_scores=kept[0], scoring_time_s=state.scoring_time_s + kept[1])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        self._save(partial, state)
-        try:
-            partial.rename(target)
-        except OSError:  # another writer got there first: its copy is the same state
-            shutil.rmtree(partial, ignore_errors=True)
+        publish(str(self.keep_warmup["dir"]), f"epoch{done}", lambda folder: self._save(folder, state))
 
 
 def _joined(parts: list[torch.Tensor]) -> np.ndarray | None:

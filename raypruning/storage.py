@@ -56,6 +56,13 @@ def within(seconds: float, what: str, call: Callable[[], T]) -> T:
     return outcome["value"]
 
 
+def filesystem(path: str):
+    """(pyarrow filesystem, path in it) of a local path or a URI."""
+    import pyarrow.fs
+
+    return pyarrow.fs.FileSystem.from_uri(path) if is_uri(path) else (pyarrow.fs.LocalFileSystem(), str(path))
+
+
 @dataclass(frozen=True)
 class StudyLocation:
     local: Path  # the study's small files while it runs (the study folder itself when local)

@@ -245,9 +245,6 @@ def study_problems(cfg, source: str = "", against_run: bool = False) -> list[Pro
     margin = st.early_stop_margin
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin <= 0:
         c.add("study.early_stop_margin", f"must be a number of points > 0, got {margin!r}")
-    elif st.early_stop is True and st.seeds > 1:
-        c.add("study.early_stop", f"needs study.seeds=1 (got {st.seeds}): a trial's seeds run one after "
-                                  f"another and the rule compares one run with the reference's run of its seed")
     for name in st.trackers:
         if name not in TRACKERS:
             c.add("study.trackers", f"{name!r} is not one of {', '.join(TRACKERS)}")

@@ -32,6 +32,9 @@ def ray_local():
 # The small study: the reference and one sampled trial, two seeds each, with MLflow tracking and
 # every trial's model kept. Warmup sharing is on (the default) and the trial's warmup is 2 of 3
 # epochs with reused training-pass scores, so the trial branches from the reference's warmup.
+# It is stored at a file:// URI, so it runs as a study in object storage does (the same pyarrow
+# filesystem calls as s3:// or gs://: Tune, Ray Train and the warmup checkpoints write there, the
+# small files are copied up), and its files are on this disk for the tests to read.
 # `small_study_alone` runs the same search once, without sharing and with a dynamic-random
 # baseline at the sampled setting (tests/test_warmup_share.py compares the two).
 SMALL_STUDY = ["studies/quickstart.yaml", "data.synthetic.num_train=240", "data.synthetic.num_eval=60",
@@ -46,20 +49,22 @@ class StudyRun(NamedTuple):
     console: str  # what it printed
 
 
-def _run_small_study(storage: Path, name: str, extra: list[str]) -> StudyRun:
+def _run_small_study(storage: Path, name: str, extra: list[str], uri: bool = False) -> StudyRun:
     from raypruning.study.driver import run_study
 
     os.chdir(REPO)  # the config and its data paths are relative to the repository
     printed = io.StringIO()
+    where = f"file://{storage}" if uri else str(storage)
     with contextlib.redirect_stdout(printed):
-        table = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={storage}", f"study.name={name}",
+        table = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={where}", f"study.name={name}",
                                            *extra])
     return StudyRun(storage / name, table, printed.getvalue())
 
 
 @pytest.fixture(scope="session")
 def small_study(ray_local, tmp_path_factory) -> StudyRun:
-    return _run_small_study(tmp_path_factory.mktemp("studies"), "small", ["study.seeds=2", "study.trackers=[mlflow]"])
+    return _run_small_study(tmp_path_factory.mktemp("studies"), "small", ["study.seeds=2", "study.trackers=[mlflow]"],
+                            uri=True)
 
 
 @pytest.fixture(scope="session")

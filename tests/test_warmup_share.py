@@ -13,7 +13,17 @@ from raypruning.config import load_config
 from raypruning.export import find_checkpoint
 from raypruning.pruning_event import MIN_CALIBRATION
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
-from raypruning.study.warmup import can_branch, share_problem, warmup_epochs
+from raypruning.study.warmup import (
+    DONE_MARK,
+    READY,
+    SharePlan,
+    can_branch,
+    local_checkpoint,
+    publish,
+    remove_warmups,
+    share_problem,
+    warmup_epochs,
+)
 
 BASE = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=4", "train.batch_size=16",
         "train.max_length=40", "pruning.warmup_epochs=2", "pruning.period_epochs=1", "pruning.keep_fraction=0.5"]
@@ -59,16 +69,51 @@ def test_the_reference_keeps_a_checkpoint_for_every_searched_warmup_with_somethi
     assert warmup_epochs(cfg) == (2,)
 
 
+def _save(folder: Path) -> None:
+    (folder / "model.pt").write_bytes(b"weights")
+    (folder / "state.json").write_text("{}")
+
+
+@pytest.mark.parametrize("where", ["folder", "uri"])
+def test_a_published_warmup_is_found_whole_read_back_and_removed(tmp_path, where):
+    """The warmup folder under a shared path or a URI (file:// here, through the same pyarrow
+    filesystem calls as s3:// or gs://): a trial finds a checkpoint only once it is complete."""
+    root = str(tmp_path / "warmup") if where == "folder" else f"file://{tmp_path / 'warmup'}"
+    plan = SharePlan(root, {"pruning.keep_fraction": 1.0}, (2,))
+    folder = plan.seed_folder(0)
+    if where == "uri":  # an upload stopped half way: files, but no READY yet
+        (tmp_path / "warmup" / "seed0" / "epoch2").mkdir(parents=True)
+        (tmp_path / "warmup" / "seed0" / "epoch2" / "model.pt").write_bytes(b"half")
+    plan.mark(0, DONE_MARK)  # the reference ended: a trial waiting for a missing checkpoint goes on alone
+    assert plan.wait(0, 2, poll_s=0.01) is None
+    publish(folder, "epoch2", _save)
+    publish(folder, "epoch2", lambda f: pytest.fail("an existing checkpoint is written again"))
+    found = plan.wait(0, 2, poll_s=0.01)
+    assert found == f"{folder}/epoch2"
+    with local_checkpoint(found) as local:
+        assert (local / "model.pt").read_bytes() == b"weights" and (local / "state.json").read_text() == "{}"
+        copied = local
+    assert (copied.exists()) == (where == "folder")  # a URI's copy is gone after use
+    on_disk = tmp_path / "warmup" / "seed0" / "epoch2"
+    assert (on_disk / READY).exists() == (where == "uri")
+    assert not [p for p in (tmp_path / "warmup" / "seed0").iterdir() if p.name.startswith(".")]  # no partial left
+    remove_warmups(root)
+    assert not (tmp_path / "warmup").exists()
+    remove_warmups(root)  # already gone: nothing to say
+
+
 @pytest.mark.slow
 def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_study, small_study_alone):
     """The session's small study (tests/conftest.py: warmup 2 of 3 epochs with reused
     training-pass scores, warmup sharing on) against the same search without sharing: its seed-0
     trial, branched from the reference's warmup checkpoint, reuses the training-pass scores the
     reference kept for it, ends with the kept ids, per-epoch scores and examples trained of the
-    trial alone, and its cost leaves out the warmup it did not train."""
+    trial alone, and its cost leaves out the warmup it did not train. The shared study is stored
+    at a URI, so its warmup checkpoints went up to storage and came back down to the trial."""
     alone_folder = small_study_alone.folder
     alone = small_study_alone.table.set_index(K.TRIAL_ID)
-    assert "warmup sharing: the reference keeps its state after epoch(s) 2" in small_study.console
+    # The shared study is at a file:// URI (conftest.py): its warmups went through object storage.
+    assert "warmup sharing: the reference keeps its state after epoch(s) 2 in file://" in small_study.console
     assert "full-data runs of training and scoring" in small_study.console
     shared = small_study.table[small_study.table[K.SEED] == 0].set_index(K.TRIAL_ID)
     (trial_id,) = shared.index[shared[K.METHOD] == "dynamic"]

@@ -66,6 +66,7 @@ from raypruning.study.warmup import (
     WARMUP_DIR,
     SharePlan,
     can_branch,
+    remove_warmups,
     schedule_problem,
     share_problem,
     warmup_epochs,
@@ -138,7 +139,6 @@ def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int,
     With a share plan the reference keeps its warmup checkpoints, and a pruning trial that can
     branch exactly waits for the one at its warmup length and starts from it."""
     import ray.tune
-    from ray.tune.integration.ray_train import TuneReportCallback
 
     from raypruning.run import build_trainer, fault_from_env, read_summary
 
@@ -160,10 +160,11 @@ def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int,
             if can_branch(run_cfg, reference):
                 folder = share.wait(seed, run_cfg.pruning.warmup_epochs)
                 if folder is not None:
-                    sharing["warm_start"] = str(folder)
+                    sharing["warm_start"] = folder
                 else:
                     note = "the reference of this seed ended without keeping this warmup (it failed)"
-        result = build_trainer(run_cfg, runs_path, name, [TuneReportCallback()], fault_from_env(), **sharing).fit()
+        reports = seed_reports(seed, runs)
+        result = build_trainer(run_cfg, runs_path, name, [reports], fault_from_env(), **sharing).fit()
         if is_reference:  # trials waiting for this seed's warmup go on (alone, if it failed)
             share.mark(seed, FAILED_MARK if result.error is not None else DONE_MARK)
         if result.error is not None:
@@ -172,15 +173,28 @@ def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int,
     ray.tune.report({**seed_report(runs), K.WARMUP_NOTE: note})
 
 
+def seed_reports(seed: int, earlier: list[RunResult]):
+    """Ray's TuneReportCallback, adding to every epoch report of one seed's run what early
+    stopping needs when a trial runs several seeds one after another: the run's seed, and the
+    results of the runs before it (a stopped trial's rows keep them)."""
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    extra = {K.SEED: seed, **({K.EARLIER_RUNS: json.dumps([r.to_dict() for r in earlier])} if earlier else {})}
+
+    class SeedReports(TuneReportCallback):
+        def after_report(self, run_context, metrics, checkpoint):
+            super().after_report(run_context, [{**metrics[0], **extra}, *metrics[1:]], checkpoint)
+
+    return SeedReports()
+
+
 def share_plan(cfg: Config, location: StudyLocation, reference: dict, resume: bool = False) -> SharePlan | None:
     """The study's warmup sharing, said once on the console (None: every trial runs alone)."""
     if not cfg.study.share_warmup:
         return None
     epochs = warmup_epochs(cfg)
     problem = schedule_problem(cfg)
-    if location.remote:
-        problem = "the study folder is a URI; warmup checkpoints need a folder every node can read"
-    elif resume and not (location.local / WARMUP_DIR).is_dir():
+    if resume and not location.exists(WARMUP_DIR):
         # The reference may have ended before it kept anything: nobody would end the wait.
         problem = f"this study has no {WARMUP_DIR}/ folder to resume from"
     if problem or not epochs:
@@ -373,7 +387,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         write_trials(table, folder / K.TRIALS_FILE)
     if done >= total:
         add_unsampled_rows(storage, cfg.study.name, table, objs)
-        shutil.rmtree(folder / WARMUP_DIR, ignore_errors=True)  # every trial that branches from it is done
+        remove_warmups(location.child(WARMUP_DIR))  # every trial that branches from it is done
         removed = drop_models(location.child(RUNS_DIR), table, objs, cfg.study.keep_models)
         if removed:
             print(f"[study] kept the models of study.keep_models={cfg.study.keep_models}; removed {removed} "

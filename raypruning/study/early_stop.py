@@ -20,6 +20,14 @@ A trial is stopped only when both hold:
      less the current gap plus the margin (it may close up to ``margin`` points
      of its gap by the end, and no more).
 
+With ``study.seeds > 1`` a trial's point is the mean over its seeds' runs, which
+run one after another. The run being judged is compared with the reference's
+run of its seed, and the bounds are of the mean: a seed already run counts at
+its final cost and score, a seed still to run at its reference's final score
+plus the margin and at the cheapest epoch so far for every epoch. The
+fewer-epochs curve counts as finished points once every seed of the reference
+has reported an epoch (the mean over seeds, as the table has it).
+
 A point dominated by a finished point never ends on the front (whatever
 dominates it stays on the front or is dominated by a point that is), so the
 rule drops a front trial only when a bound is wrong: a later epoch cheaper
@@ -80,6 +88,14 @@ class TrialReport:
 
 
 @dataclass(frozen=True)
+class OtherSeed:
+    """Another seed's run of the trial being judged (study.seeds > 1)."""
+
+    score: float | None  # its final score once run, else its reference's final score (None: not reported yet)
+    cost: float | None = None  # its final cost once run; None: it is still to run
+
+
+@dataclass(frozen=True)
 class Decision:
     """What `decide` found; `stop` is the answer, the rest says why."""
 
@@ -108,7 +124,7 @@ def _dominates(p: FrontPoint, cost: float, score: float) -> bool:
 
 
 def decide(reference: Sequence[CurvePoint], front: Sequence[FrontPoint], report: TrialReport,
-           margin: float) -> Decision:
+           margin: float, others: Sequence[OtherSeed] = ()) -> Decision:
     """Whether a pruning trial, at a pruning event, can still reach the front (module docstring).
 
     Args:
@@ -117,6 +133,7 @@ def decide(reference: Sequence[CurvePoint], front: Sequence[FrontPoint], report:
         front: the finished points (any finished point will do; dominated ones never decide).
         report: the trial now.
         margin: points (> 0) the trial may still gain on the reference's curve.
+        others: the trial's other seeds (study.seeds > 1): its point is the mean over all.
 
     Returns:
         A Decision: stop is True only when the trial is more than margin below the curve and its
@@ -132,6 +149,12 @@ def decide(reference: Sequence[CurvePoint], front: Sequence[FrontPoint], report:
     if not gap > margin:
         return Decision(False, f"{gap:.2f} points below the reference's curve, not more than {margin:g}",
                         gap, cost, score)
+    if any(o.score is None for o in others):
+        return Decision(False, "the reference has not finished the run of every seed yet", gap, cost, score)
+    if others:  # the mean over seeds: a seed still to run may gain the margin on its reference
+        floor = max(min(report.epoch_costs, default=0.0), 0.0) * report.epochs
+        cost = (cost + sum(floor if o.cost is None else o.cost for o in others)) / (1 + len(others))
+        score = (score + sum(o.score + margin if o.cost is None else o.score for o in others)) / (1 + len(others))
     beaten = next((p for p in front if _dominates(p, cost, score)), None)
     if beaten is None:
         return Decision(False, "its best case is not dominated by a finished point", gap, cost, score)
@@ -172,7 +195,8 @@ class StudyEarlyStop:
 
     Args:
         reference: the reference point's searched values (the trial that draws the curve).
-        base_config: the study's base config, as a dict.
+        base_config: the study's base config, as a dict (its train.seed and study.seeds say
+            which seeds every trial runs).
         time_col: the study's time objective: the cost the rule bounds.
         margin: study.early_stop_margin.
         epoch_curve: the reference's curve points are rows of the table (study.epoch_baseline
@@ -184,12 +208,18 @@ class StudyEarlyStop:
     time_col: str
     margin: float
     epoch_curve: bool = False
-    curve: list[CurvePoint] = field(default_factory=list)
+    curves: dict[int, list[CurvePoint]] = field(default_factory=dict)  # seed -> the reference's run of it
     front: list[FrontPoint] = field(default_factory=list)
     stopped: dict[str, Decision] = field(default_factory=dict)
-    _references: set = field(default_factory=set)  # trial ids of the reference point: they draw the curve
+    _references: set = field(default_factory=set)  # trial ids of the reference point: they draw the curves
     _schedules: dict = field(default_factory=dict)  # trial id -> PruningSchedule, for the trials that may stop
-    _costs: dict = field(default_factory=dict)  # trial id -> {epoch: cumulative cost}
+    _costs: dict = field(default_factory=dict)  # (trial id, seed) -> {epoch: cumulative cost}
+    _finals: dict = field(default_factory=dict)  # trial id -> {seed: FrontPoint of its run of that seed}
+
+    @property
+    def seeds(self) -> list[int]:
+        first = int(self.base_config["train"]["seed"])
+        return list(range(first, first + int(self.base_config["study"]["seeds"])))
 
     def start(self, trial_id: str, params: dict) -> None:
         """Note a trial's Tune config: only a sampled pruning trial may be stopped."""
@@ -207,17 +237,19 @@ class StudyEarlyStop:
 
     def observe(self, trial_id: str, result: dict) -> bool:
         """Take one Tune result of a trial; True when the trial should stop now."""
-        report = self._take(trial_id, result)
-        if report is None:
+        taken = self._take(trial_id, result)
+        if taken is None:
             return False
-        decision = decide(self.curve, self.front, report, self.margin)
+        seed, report = taken
+        others = [self._other(trial_id, s, report.epochs) for s in self.seeds if s != seed]
+        decision = decide(self.curves.get(seed, []), self.front, report, self.margin, others)
         if decision.stop:
             self.stopped[trial_id] = decision
         return decision.stop
 
     def replay(self, reports: Iterable[dict]) -> int:
         """Take the reports of an interrupted study (`recorded_reports`) without judging them:
-        the curve, the finished points and each trial's costs so far. Returns how many trials."""
+        the curves, the finished points and each trial's costs so far. Returns how many trials."""
         seen: set[str] = set()
         for result in reports:
             trial_id = str(result.get("trial_id"))
@@ -227,8 +259,16 @@ class StudyEarlyStop:
             self._take(trial_id, result)
         return len(seen)
 
-    def _take(self, trial_id: str, result: dict) -> TrialReport | None:
-        """Record a result; the report to judge when it is a stoppable trial's at a pruning event."""
+    def _other(self, trial_id: str, seed: int, epochs: int) -> OtherSeed:
+        """The trial's run of another seed: its final point once run, else its reference's final score."""
+        done = self._finals.get(trial_id, {}).get(seed)
+        if done is not None:
+            return OtherSeed(done.score, done.cost)
+        final = {p.epoch: p for p in self.curves.get(seed, [])}.get(epochs)
+        return OtherSeed(None if final is None else final.score)
+
+    def _take(self, trial_id: str, result: dict) -> tuple[int, TrialReport] | None:
+        """Record a result; the seed and report to judge when it is a stoppable trial's at a pruning event."""
         score, cost = _number(result.get(K.SCORE)), _number(result.get(self.time_col))
         if score is None or cost is None:
             return None
@@ -236,22 +276,33 @@ class StudyEarlyStop:
             self.front.append(FrontPoint(cost, score))
             return None
         epoch = int(result.get(K.EPOCH) or 0)
+        seed = int(result.get(K.SEED, self.seeds[0]))  # reports written before they named their seed: one seed
         if trial_id in self._references:
-            self.curve.append(CurvePoint(epoch, score, cost))
+            self.curves.setdefault(seed, []).append(CurvePoint(epoch, score, cost))
             if self.epoch_curve:
-                self.front.append(FrontPoint(cost, score))
+                self._add_curve_point(epoch)
             return None
         schedule = self._schedules.get(trial_id)
         if schedule is None or trial_id in self.stopped:
             return None
         # By epoch: a trial resumed from a checkpoint reports again the epochs after it.
-        costs = self._costs.setdefault(trial_id, {})
+        costs = self._costs.setdefault((trial_id, seed), {})
         costs[epoch] = cost
+        if epoch == schedule.epochs:
+            self._finals.setdefault(trial_id, {})[seed] = FrontPoint(cost, score)
         if not at_event(schedule, epoch):
             return None
         so_far = [costs[e] for e in sorted(costs) if e <= epoch]
         steps = tuple(b - a for a, b in zip([0.0, *so_far[:-1]], so_far))
-        return TrialReport(epoch, schedule.epochs, score, cost, steps)
+        return seed, TrialReport(epoch, schedule.epochs, score, cost, steps)
+
+    def _add_curve_point(self, epoch: int) -> None:
+        """The fewer-epochs point after `epoch` epochs, once every seed's reference has reported it
+        (the table's point is the mean over seeds)."""
+        points = [{p.epoch: p for p in self.curves.get(s, [])}.get(epoch) for s in self.seeds]
+        if all(p is not None for p in points):
+            self.front.append(FrontPoint(sum(p.cost for p in points) / len(points),
+                                         sum(p.score for p in points) / len(points)))
 
     def tag(self, trial_id: str, result: dict) -> None:
         """Mark a stopped trial's last result, so the trials table reads it as stopped."""

@@ -7,7 +7,7 @@ import pandas as pd
 from raypruning import keys as K
 from raypruning import pareto
 from raypruning.keys import Method
-from raypruning.storage import is_uri
+from raypruning.storage import filesystem
 
 
 def models_to_keep(table: pd.DataFrame, objs: dict, keep: str) -> set[str] | None:
@@ -30,7 +30,7 @@ def drop_models(runs: str, table: pd.DataFrame, objs: dict, keep: str) -> int:
     kept = models_to_keep(table, objs, keep)
     if kept is None:
         return 0
-    fs, base = pyarrow.fs.FileSystem.from_uri(runs) if is_uri(runs) else (pyarrow.fs.LocalFileSystem(), runs)
+    fs, base = filesystem(runs)
     removed = 0
     for info in fs.get_file_info(pyarrow.fs.FileSelector(base, allow_not_found=True)):
         trial_id = info.base_name.removeprefix("trial-").split("-seed")[0]

@@ -185,13 +185,13 @@ def records(outcomes: list[TrialOutcome], reference: dict, base_config: dict,
     The first non-baseline trial whose values equal the reference point is the
     reference; with epoch_curve its per-epoch history also gives the rows of
     full data for k < E epochs (method full-epochs), one per seed and k.
-    A trial that early stopping ended gives one row from its last epoch report
-    (`stopped_record`).
+    A trial that early stopping ended gives its rows from its last epoch report
+    (`stopped_records`).
     """
     out, reference_seen = [], False
     for outcome in sorted(outcomes, key=lambda o: o.trial_id):
         if outcome.stopped:
-            out.append(stopped_record(outcome, base_config))
+            out.extend(stopped_records(outcome, base_config))
             continue
         if not outcome.finished:
             continue
@@ -207,15 +207,20 @@ def records(outcomes: list[TrialOutcome], reference: dict, base_config: dict,
     return out
 
 
-def stopped_record(outcome: TrialOutcome, base_config: dict) -> TrialRecord:
-    """The row of a trial that early stopping ended: its score, times and cost after its last
-    reported epoch (the study runs such trials with one seed, validate.py checks it)."""
+def stopped_records(outcome: TrialOutcome, base_config: dict) -> list[TrialRecord]:
+    """The rows of a trial that early stopping ended, every one with status stopped: the run it
+    stopped, with its score, times and cost after its last reported epoch, and (study.seeds > 1)
+    the runs of the seeds it finished before, at their ends."""
     values = outcome.overrides
     cfg = from_dict(apply_overrides(base_config, values), source=f"<trial {outcome.trial_id}>")
-    run = RunResult.from_summary(cfg.train.seed, outcome.last_result)
-    epoch = int(outcome.last_result.get(K.EPOCH) or 0)
-    record = TrialRecord.from_run(outcome.trial_id, cfg, run, values, is_reference=False)
-    return dataclasses.replace(record, stopped_epoch=epoch)
+    last = outcome.last_result
+    earlier = [RunResult(**run) for run in json.loads(last.get(K.EARLIER_RUNS, "[]"))]
+    stopped = RunResult.from_summary(int(last.get(K.SEED, cfg.train.seed)), last)
+    out = []
+    for run, epochs in [*((r, cfg.train.epochs) for r in earlier), (stopped, int(last.get(K.EPOCH) or 0))]:
+        record = TrialRecord.from_run(outcome.trial_id, cfg, run, values, is_reference=False)
+        out.append(dataclasses.replace(record, stopped_epoch=epochs))
+    return out
 
 
 def _epoch_curve(reference: TrialOutcome, cfg: Config, values: dict) -> list[TrialRecord]:

@@ -11,56 +11,124 @@ the learning rate depends on the run's length (a decaying schedule or LR
 warmup: the step counts differ), the trial needs state that the reference
 does not keep (forgetting counts, training-pass scores, soft pruning), or it
 differs from the reference anywhere outside the pruning keys.
+
+The warmup folder is under the study's storage path, so trials on every node
+read it: a shared folder, or a URI (object storage), where a checkpoint is
+uploaded file by file and counts as written once its READY file is there
+(`publish`); a branching run's workers copy it down (`local_checkpoint`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 from raypruning.config import Config
 from raypruning.schedule import PruningSchedule
 from raypruning.search_space import full_key
+from raypruning.storage import filesystem, is_uri
 
 WARMUP_DIR = "warmup"
 DONE_MARK = "done"  # the reference run of this seed ended: every checkpoint it will write is there
 FAILED_MARK = "failed"  # it failed: trials waiting for it run alone
 POLL_S = 2.0
+READY = "READY"  # written last into a checkpoint uploaded to a URI: the upload is complete
 
 
 @dataclass(frozen=True)
 class SharePlan:
     """What every trial of a study needs to share the reference's warmup."""
 
-    root: str  # the study's warmup folder
+    root: str  # the study's warmup folder: a path every node can read, or a URI
     reference: dict  # the reference point's searched values: the trial that writes the checkpoints
     epochs: tuple[int, ...]  # the warmup lengths the reference keeps a checkpoint for
 
-    def seed_folder(self, seed: int) -> Path:
-        return Path(self.root) / f"seed{seed}"
-
-    def epoch_folder(self, seed: int, tau: int) -> Path:
-        return self.seed_folder(seed) / f"epoch{tau}"
+    def seed_folder(self, seed: int) -> str:
+        return f"{self.root.rstrip('/')}/seed{seed}"
 
     def is_reference(self, overrides: dict, baseline: bool) -> bool:
         return not baseline and all(overrides.get(k) == v for k, v in self.reference.items())
 
-    def wait(self, seed: int, tau: int, poll_s: float = POLL_S) -> Path | None:
+    def wait(self, seed: int, tau: int, poll_s: float = POLL_S) -> str | None:
         """The reference's checkpoint after tau epochs, once written; None when the reference
         ended (or failed) without it. Waits while the reference of this seed runs."""
-        folder, seed_dir = self.epoch_folder(seed, tau), self.seed_folder(seed)
+        seed_dir = self.seed_folder(seed)
         while True:
-            if folder.is_dir():
-                return folder
-            if (seed_dir / DONE_MARK).exists() or (seed_dir / FAILED_MARK).exists():
+            if is_published(seed_dir, f"epoch{tau}"):
+                return f"{seed_dir}/epoch{tau}"
+            if _exists(f"{seed_dir}/{DONE_MARK}") or _exists(f"{seed_dir}/{FAILED_MARK}"):
                 return None
             time.sleep(poll_s)
 
     def mark(self, seed: int, name: str) -> None:
-        folder = self.seed_folder(seed)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text("")
+        fs, folder = filesystem(self.seed_folder(seed))
+        fs.create_dir(folder, recursive=True)
+        with fs.open_output_stream(f"{folder}/{name}"):
+            pass
+
+
+def _exists(path: str) -> bool:
+    import pyarrow.fs
+
+    fs, inside = filesystem(path)
+    return fs.get_file_info(inside).type != pyarrow.fs.FileType.NotFound
+
+
+def is_published(folder: str, name: str) -> bool:
+    """Whether the checkpoint <folder>/<name> is complete: a local folder appears whole (renamed
+    into place), a URI's once its READY file is uploaded."""
+    return _exists(f"{folder}/{name}/{READY}") if is_uri(folder) else (Path(folder) / name).is_dir()
+
+
+def publish(folder: str, name: str, save: Callable[[Path], None]) -> None:
+    """Write a checkpoint (`save` fills an empty local folder) as <folder>/<name>, so that
+    readers never see part of it. An existing one is kept: any writer's copy is the same state."""
+    if is_published(folder, name):
+        return
+    if is_uri(folder):
+        import pyarrow.fs
+
+        fs, base = filesystem(f"{folder}/{name}")
+        with tempfile.TemporaryDirectory() as staging:
+            save(Path(staging))
+            (Path(staging) / READY).write_text("")
+            fs.create_dir(base, recursive=True)
+            for path in sorted(Path(staging).iterdir(), key=lambda p: p.name == READY):  # READY last
+                pyarrow.fs.copy_files(str(path), f"{base}/{path.name}", destination_filesystem=fs)
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+    save(partial)
+    try:
+        partial.rename(Path(folder) / name)
+    except OSError:  # another writer got there first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_checkpoint(checkpoint: str) -> Iterator[Path]:
+    """A published checkpoint as a local folder: itself, or a copy of a URI's while in use."""
+    if not is_uri(checkpoint):
+        yield Path(checkpoint)
+        return
+    import pyarrow.fs
+
+    fs, base = filesystem(checkpoint)
+    with tempfile.TemporaryDirectory() as local:
+        pyarrow.fs.copy_files(base, local, source_filesystem=fs)
+        yield Path(local)
+
+
+def remove_warmups(root: str) -> None:
+    """Delete the study's warmup folder (every trial that branches from it is done)."""
+    fs, base = filesystem(root)
+    with contextlib.suppress(OSError, FileNotFoundError):
+        fs.delete_dir(base)
 
 
 def warmup_epochs(cfg: Config) -> tuple[int, ...]:

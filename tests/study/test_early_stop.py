@@ -16,6 +16,7 @@ from raypruning.study.cost import study_cost
 from raypruning.study.early_stop import (
     CurvePoint,
     FrontPoint,
+    OtherSeed,
     StudyEarlyStop,
     TrialReport,
     best_cost,
@@ -76,6 +77,18 @@ def test_an_equal_point_does_not_dominate_and_a_missing_curve_keeps_the_trial():
     assert not decision.stop and "not reported" in decision.reason
 
 
+def test_with_more_seeds_the_bounds_are_of_the_mean_over_the_trials_seeds():
+    front, report = [FrontPoint(20.0, 80.0)], _report(2, 55.0, (10.0, 4.0))  # alone: (22 s, 77), dominated
+    # A seed still to run: every epoch at 4 s at least (16 s), and its reference's 90 plus the margin.
+    pending = decide(CURVE, front, report, 2.0, [OtherSeed(90.0)])
+    assert not pending.stop and (pending.best_cost, pending.best_score) == ((22.0 + 16.0) / 2, (77.0 + 92.0) / 2)
+    # A seed already run counts at its final point: (20 s, 70) makes the mean (21 s, 73.5).
+    ran = decide(CURVE, front, report, 2.0, [OtherSeed(70.0, 20.0)])
+    assert ran.stop and (ran.best_cost, ran.best_score) == (21.0, 73.5)
+    unknown = decide(CURVE, front, report, 2.0, [OtherSeed(None)])
+    assert not unknown.stop and "every seed" in unknown.reason
+
+
 # --- the study's state, fed results as Tune hands them over ---------------------------------
 
 BASE = ["train.epochs=4", "search.space={warmup_epochs: {int: [1, 2]}, keep_fraction: {uniform: [0.2, 0.9]}}"]
@@ -107,7 +120,7 @@ def _feed_reference_and_a_cheap_good_trial(state: StudyEarlyStop) -> None:
 def test_the_state_stops_a_dominated_pruning_trial_at_a_pruning_event_only():
     state = _state()
     _feed_reference_and_a_cheap_good_trial(state)
-    assert state.curve == CURVE and FrontPoint(20.0, 80.0) in state.front
+    assert state.curves == {0: CURVE} and FrontPoint(20.0, 80.0) in state.front
     # warmup 1, period 1: events before epochs 1, 2, 3 (0-based); the report after epoch 1 is the
     # warmup's (never judged), after epochs 2 and 3 a pruned epoch came first.
     state.start("bad", {"pruning.warmup_epochs": 1, "pruning.keep_fraction": 0.4})
@@ -153,7 +166,7 @@ def test_the_curve_counts_as_finished_points_when_it_is_in_the_table():
         without.observe("ref", _epoch(point.epoch, point.score, point.cost))
     without.observe("bad", _epoch(1, 60.0, 10.0))
     assert not without.observe("bad", _epoch(2, 45.0, 14.0))
-    assert without.curve == CURVE and without.front == []
+    assert without.curves == {0: CURVE} and without.front == []
 
 
 def _record(tune_dir, trial_id: str, config: dict, results: list[dict], start: float) -> None:
@@ -183,7 +196,7 @@ def test_a_resumed_state_replays_the_recorded_reports_and_stops_what_the_uninter
     assert [r["trial_id"] for r in recorded_reports(tune)] == ["ref"] * 5 + ["good", "bad"]
     resumed = _state()
     assert resumed.replay(recorded_reports(tune)) == 3
-    assert resumed.curve == CURVE and resumed.stopped == {}  # replayed reports are never judged
+    assert resumed.curves == {0: CURVE} and resumed.stopped == {}  # replayed reports are never judged
     resumed.start("bad", dict(BAD))  # Tune starts the resumed trial again
     assert resumed.observe("bad", _epoch(2, 55.0, 14.0))
     assert resumed.stopped["bad"] == uninterrupted.stopped["bad"]
@@ -258,3 +271,73 @@ def test_the_cost_counts_what_a_stopped_trial_spent_and_its_whole_run_alone():
     # spent: 40 + 15 + 3; alone: 40 + 20 + 5 s * 4 / 2 epochs; in runs of the reference's 40 s.
     assert cost.cost_full_runs == pytest.approx(58 / 40)
     assert cost.cost_full_runs_standalone == pytest.approx(70 / 40)
+
+
+# The reference's run of seed 1: 10 points below seed 0's at every epoch, at the same costs.
+CURVE_SEED1 = [CurvePoint(p.epoch, p.score - 10, p.cost) for p in CURVE]
+
+
+def _seeded(epoch: int, score: float, total: float, seed: int) -> dict:
+    return {**_epoch(epoch, score, total), K.SEED: seed}
+
+
+def _two_seed_state(**kw) -> StudyEarlyStop:
+    base = load_config(None, BASE + ["pruning.period_epochs=1", "study.seeds=2"]).to_dict()
+    state = StudyEarlyStop(REFERENCE, base, K.TOTAL_TIME, margin=2.0, **kw)
+    state.start("ref", dict(REFERENCE))
+    for seed, curve in ((0, CURVE), (1, CURVE_SEED1)):
+        for p in curve:
+            state.observe("ref", _seeded(p.epoch, p.score, p.cost, seed))
+    return state
+
+
+def test_with_two_seeds_each_run_is_judged_against_its_seeds_reference_and_the_mean_decides():
+    state = _two_seed_state()
+    assert state.curves == {0: CURVE, 1: CURVE_SEED1}
+    state.start("good", {"pruning.warmup_epochs": 1, "pruning.keep_fraction": 0.5})
+    state.observe("good", _final(75.0, 18.0))
+    # Seed 0 at 30 after 2 epochs (gap 40): alone (22 s, 52); seed 1 still to run (16 s, 80 + 2):
+    # the mean (19 s, 67) is dominated by (18 s, 75).
+    state.start("bad", dict(BAD))
+    state.observe("bad", _seeded(1, 60.0, 10.0, 0))
+    assert state.observe("bad", _seeded(2, 30.0, 14.0, 0))
+    assert (state.stopped["bad"].best_cost, state.stopped["bad"].best_score) == (19.0, 67.0)
+    # Seed 0 ran well, to (20 s, 85); seed 1 at 20 after 2 epochs, 40 below its own reference's 60:
+    # the mean of (20 s, 85) and (22 s, 80 - 40 + 2) is (21 s, 63.5), dominated too.
+    state.start("late", dict(BAD))
+    for epoch, score, total in ((1, 60.0, 10.0), (2, 70.0, 14.0), (3, 80.0, 17.0), (4, 85.0, 20.0)):
+        assert not state.observe("late", _seeded(epoch, score, total, 0))
+    state.observe("late", _seeded(1, 50.0, 10.0, 1))
+    assert state.observe("late", _seeded(2, 20.0, 14.0, 1))
+    assert (state.stopped["late"].best_cost, state.stopped["late"].best_score) == (21.0, 63.5)
+    # The same seed-1 run judged against seed 0's reference would be 50 behind, not 40.
+    assert state.stopped["late"].gap == 40.0
+
+
+def test_with_two_seeds_the_curve_is_a_finished_point_once_both_seeds_reported_it():
+    base = load_config(None, BASE + ["pruning.period_epochs=1", "study.seeds=2"]).to_dict()
+    state = StudyEarlyStop(REFERENCE, base, K.TOTAL_TIME, margin=2.0, epoch_curve=True)
+    state.start("ref", dict(REFERENCE))
+    for p in CURVE:
+        state.observe("ref", _seeded(p.epoch, p.score, p.cost, 0))
+    assert state.front == []  # the table's curve point is the mean over both seeds
+    state.observe("ref", _seeded(1, 50.0, 10.0, 1))
+    state.observe("ref", _seeded(2, 60.0, 20.0, 1))
+    assert state.front == [FrontPoint(10.0, 55.0), FrontPoint(20.0, 65.0)]
+
+
+def test_a_trial_stopped_in_its_second_seed_keeps_both_runs_as_stopped_rows():
+    first = R.RunResult(0, 70.0, None, 20.0, 21.0, 18.0, 2.0, 300, "accuracy", [], 20.0)
+    last = {K.EPOCH: 2, K.SCORE: 40.0, K.TOTAL_TIME: 8.0, K.COST: 8.0, K.WALL_TIME: 9.0, K.METRIC: "accuracy",
+            K.EXAMPLES_TRAINED: 150, K.SEED: 1, K.EARLIER_RUNS: json.dumps([first.to_dict()]),
+            K.EARLY_STOP: '{"stop": true}'}
+    outcomes = [*_outcomes()[:2], R.TrialOutcome("c", {"pruning.keep_fraction": 0.3}, last)]
+    base = load_config(None, ["train.epochs=4", "study.seeds=2"]).to_dict()
+    df = R.trials_table(R.records(outcomes, {"pruning.keep_fraction": 1.0}, base), OBJ)
+    c = df[df[K.TRIAL_ID] == "c"].sort_values(K.SEED)
+    assert c[K.SEED].tolist() == [0, 1] and c[K.STATUS].tolist() == ["stopped", "stopped"]
+    assert c[K.SCORE].tolist() == [70.0, 40.0] and c[K.STOPPED_EPOCH].tolist() == [4, 2]
+    assert "c" not in set(pareto.per_setting(df)[K.TRIAL_ID])  # its finished seed does not make it a setting
+    # spent: 40 + 15 + 20 + 8; alone: 40 + 20 + 20 + 8 * 4 / 2, in runs of the reference's 40 s.
+    cost = study_cost(df)
+    assert cost.cost_full_runs == pytest.approx(83 / 40) and cost.cost_full_runs_standalone == pytest.approx(96 / 40)
