@@ -1,5 +1,5 @@
-"""Early stopping in a real small study: a dominated pruning trial ends at a pruning event, its row
-says stopped and it is not on the front. Extended: it runs a Ray study (bash scripts/test.sh -m extended)."""
+"""Early stopping in a real small study: a dominated pruning trial ends at a pruning event, its rows
+say stopped and it is not on the front, with one seed and with two. Extended: it runs a Ray study (bash scripts/test.sh -m extended)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,26 @@ def test_a_dominated_trial_is_stopped_kept_as_a_stopped_row_and_left_off_the_fro
     assert len(reference) == 1 and (reference[K.STATUS] == K.STATUS_DONE).all()
     meta = json.loads((tmp_path / "early" / "study.json").read_text())
     assert meta[K.COST_FULL_RUNS] < meta[K.COST_FULL_RUNS_STANDALONE]
+
+
+@pytest.mark.slow
+@pytest.mark.extended
+def test_with_two_seeds_the_trial_stops_in_the_seed_whose_mean_cannot_reach_the_front(ray_local, tmp_path, capsys):
+    """The same study with study.seeds=2. After epoch 4 of seed 0 the trial is 24.2 points behind,
+    but seed 1 is still to run, credited its reference's final 80.8 plus the margin: the mean's
+    best case (2227 examples, 67.0) is not dominated, so seed 0 runs to its end (59.2 points).
+    Seed 1, 24.2 points behind its own reference after epoch 4, bounds the mean at (2366, 58.9),
+    which the fewer-epochs curve after 5 epochs (2000 examples, 65.8 over both seeds) dominates."""
+    from raypruning.study.driver import run_study
+
+    cfg = load_config("studies/quickstart.yaml", STUDY + [f"study.storage_path={tmp_path}", "study.name=early2",
+                                                          "study.seeds=2"])
+    run_study(cfg)
+    assert "stopped early after epoch 4" in capsys.readouterr().out
+    table = load_trials(tmp_path / "early2")
+    stopped = table[table[K.STATUS] == K.STATUS_STOPPED].sort_values(K.SEED)
+    assert stopped[K.SEED].tolist() == [0, 1] and stopped[K.TRIAL_ID].nunique() == 1  # both runs of the trial
+    assert stopped[K.STOPPED_EPOCH].tolist() == [8, 4]
+    assert stopped[K.EXAMPLES_TRAINED].tolist() == [2 * 400 + 6 * 261, 2 * 400 + 2 * 261]
+    assert not stopped[K.PARETO].any()
+    assert set(stopped[K.TRIAL_ID]).isdisjoint(pareto.per_setting(table)[K.TRIAL_ID])
