@@ -1,5 +1,6 @@
 """Shared fixtures: one local Ray instance per test session, the real-data folder, the small
-study two modules read, and the two-node cluster (tests/cluster_helpers.py)."""
+study two modules read, the soft-pruning run two modules read, and the two-node cluster
+(tests/cluster_helpers.py)."""
 
 import contextlib
 import io
@@ -30,15 +31,16 @@ def ray_local():
 
 
 # The small study: the reference and one sampled trial, two seeds each, with MLflow tracking and
-# every trial's model kept. Warmup sharing is on (the default) and the trial's warmup is 2 of 3
+# every trial's model kept. Warmup sharing is on (the default) and the trial's warmup is 2 of 4
 # epochs with reused training-pass scores, so the trial branches from the reference's warmup.
 # It is stored at a file:// URI, so it runs as a study in object storage does (the same pyarrow
 # filesystem calls as s3:// or gs://: Tune, Ray Train and the warmup checkpoints write there, the
 # small files are copied up), and its files are on this disk for the tests to read.
 # `small_study_alone` runs the same search once, without sharing and with a dynamic-random
 # baseline at the sampled setting (tests/test_warmup_share.py compares the two).
-SMALL_STUDY = ["studies/quickstart.yaml", "data.synthetic.num_train=240", "data.synthetic.num_eval=60",
-               "train.epochs=3", "train.max_length=40", "pruning.period_epochs=1", "pruning.reuse_train_scores=true",
+SMALL_TRAIN = 240
+SMALL_STUDY = ["studies/quickstart.yaml", f"data.synthetic.num_train={SMALL_TRAIN}", "data.synthetic.num_eval=60",
+               "train.epochs=4", "train.max_length=40", "pruning.period_epochs=1", "pruning.reuse_train_scores=true",
                "search.space={warmup_epochs: {int: [2, 2]}, keep_fraction: {uniform: [0.2, 0.9]}}",
                "search.sampler=random", "search.seed=0", "search.num_samples=1", "study.keep_models=all"]
 
@@ -71,6 +73,29 @@ def small_study(ray_local, tmp_path_factory) -> StudyRun:
 def small_study_alone(ray_local, tmp_path_factory) -> StudyRun:
     return _run_small_study(tmp_path_factory.mktemp("studies"), "alone",
                             ["study.share_warmup=false", "study.baselines=[dynamic-random]"])
+
+
+# Soft pruning (InfoBatch) on the quickstart's sentence-classification variant with 2 workers:
+# tests/test_soft_e2e.py checks its selections, tests/test_export.py exports its model.
+SOFT_TRAIN, SOFT_EPOCHS = 300, 5  # anneal_fraction 0.125: ceil(0.625) = 1 final epoch on all data; epochs 1-3 prune
+SOFT_RUN = ["studies/quickstart.yaml", "data.synthetic.task=sentence", f"data.synthetic.num_train={SOFT_TRAIN}",
+            "data.synthetic.num_eval=60", f"train.epochs={SOFT_EPOCHS}", "train.batch_size=16", "train.max_length=40",
+            "pruning.mode=soft", "pruning.score=loss", "pruning.prune_ratio=0.5", "scaling.num_workers=2",
+            "scaling.cpus_per_worker=1"]
+
+
+class TrainedRun(NamedTuple):
+    folder: Path  # what `raypruning train --output` writes
+    summary: dict
+
+
+@pytest.fixture(scope="session")
+def soft_run(ray_local, tmp_path_factory) -> TrainedRun:
+    from raypruning.config import load_config
+    from raypruning.run import run_training
+
+    out = tmp_path_factory.mktemp("soft")
+    return TrainedRun(out, run_training(load_config(REPO / SOFT_RUN[0], SOFT_RUN[1:]), out))
 
 
 @pytest.fixture

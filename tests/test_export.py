@@ -159,18 +159,13 @@ def test_bad_folders_exit_2_with_one_line(tmp_path, capsys):
 
 
 @pytest.mark.slow  # a real Ray Train run
-def test_a_trained_sentence_run_exports_with_its_own_predictions(ray_local, tmp_path, capsys):
-    """Train the quickstart's sentence-classification variant for 2 epochs, export it, and get
-    the run's own predictions back through AutoModelForSequenceClassification and `predict`."""
-    from raypruning.config import load_config
+def test_a_trained_sentence_run_exports_with_its_own_predictions(soft_run, tmp_path, capsys):
+    """The session's soft-pruning run of the quickstart's sentence-classification variant
+    (tests/conftest.py: 2 workers, 5 epochs), exported: the run's own predictions come back
+    through AutoModelForSequenceClassification and `predict`."""
     from raypruning.export import load_run
-    from raypruning.run import run_training
 
-    cfg = load_config("studies/quickstart.yaml", ["data.synthetic.task=sentence", "data.synthetic.num_train=200",
-                                                  "data.synthetic.num_eval=40", "train.epochs=2",
-                                                  "pruning.warmup_epochs=1"])
-    run_dir = tmp_path / "sentence-run"
-    summary = run_training(cfg, run_dir)
+    run_dir, summary = soft_run
     out = tmp_path / "export"
     assert main(["export", str(run_dir), "--output", str(out)]) == 0
     run = load_run(run_dir)  # the run's own model, as its checkpoint holds it

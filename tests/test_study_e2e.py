@@ -48,7 +48,7 @@ def test_trials_table(small_study):
     assert (df.groupby("trial_id")["seed"].apply(sorted) == pd.Series([[0, 1]] * df["trial_id"].nunique(),
             index=sorted(df["trial_id"].unique()))).all()
     curve = df[df["method"] == "full-epochs"]
-    assert sorted(curve["epochs"].unique()) == [1, 2]  # train.epochs=3
+    assert sorted(curve["epochs"].unique()) == [1, 2, 3]  # train.epochs=4
     assert df[df["method"] != "full-epochs"]["trial_id"].nunique() == 2  # 1 sampled + the reference
     assert df["test_score"].notna().all()
     ref = df[df["is_reference"]]
@@ -62,7 +62,7 @@ def test_trials_table(small_study):
     e1 = curve[curve["epochs"] == 1]
     assert (e1["total_time_s"].to_numpy() < ref["total_time_s"].to_numpy()).all()
     # Warmup sharing is on by default: the reference spends its whole run, the rows read from its
-    # history nothing, the trial branched from its warmup (2 of 3 epochs) less than it would alone.
+    # history nothing, the trial branched from its warmup (2 of 4 epochs) less than it would alone.
     assert (ref["cost_s"] == ref["total_time_s"]).all() and (curve["cost_s"] == 0).all()
     branched = df[df["method"] == "dynamic"]
     assert len(branched) == 2 and (branched["warmup_epochs"] == 2).all()
@@ -114,10 +114,10 @@ def test_mlflow_has_one_run_per_trial_with_metrics_per_epoch(small_study):
     assert sorted(r.data.tags["trial_id"] for r in runs) == sorted(tracked)
     for run in runs:
         assert run.info.status == "FINISHED"
-        assert run.data.params["train.epochs"] == "3" and run.data.tags["method"] in set(df["method"])
+        assert run.data.params["train.epochs"] == "4" and run.data.tags["method"] in set(df["method"])
         epochs = [m.value for m in client.get_metric_history(run.info.run_id, "epoch")]
-        assert epochs == [1, 2, 3, 1, 2, 3]  # two seeds, three epochs each
-        assert len(client.get_metric_history(run.info.run_id, "score")) == 7  # each epoch, then the seed means
+        assert epochs == [1, 2, 3, 4] * 2  # two seeds, four epochs each
+        assert len(client.get_metric_history(run.info.run_id, "score")) == 9  # each epoch, then the seed means
 
 
 @pytest.mark.slow

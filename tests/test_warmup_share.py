@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import SMALL_TRAIN
 
 from raypruning import keys as K
 from raypruning.config import load_config
 from raypruning.export import find_checkpoint
 from raypruning.pruning_event import MIN_CALIBRATION
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
+from raypruning.selection import num_kept
 from raypruning.study.warmup import (
     DONE_MARK,
     READY,
@@ -104,7 +106,7 @@ def test_a_published_warmup_is_found_whole_read_back_and_removed(tmp_path, where
 
 @pytest.mark.slow
 def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_study, small_study_alone):
-    """The session's small study (tests/conftest.py: warmup 2 of 3 epochs with reused
+    """The session's small study (tests/conftest.py: warmup 2 of 4 epochs with reused
     training-pass scores, warmup sharing on) against the same search without sharing: its seed-0
     trial, branched from the reference's warmup checkpoint, reuses the training-pass scores the
     reference kept for it, ends with the kept ids, per-epoch scores and examples trained of the
@@ -125,13 +127,17 @@ def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_
 
     branched, branched_kept = _last_checkpoint(small_study.folder, f"trial-{trial_id}-seed0")
     single, single_kept = _last_checkpoint(alone_folder, f"trial-{twin_id}")
-    assert branched_kept == single_kept and len(single_kept) == 3 - int(row[K.WARMUP])
-    assert [h[K.EPOCH] for h in branched[K.HISTORY]] == [1, 2, 3]
+    assert branched_kept == single_kept and len(single_kept) == 4 - int(row[K.WARMUP])
+    assert [h[K.EPOCH] for h in branched[K.HISTORY]] == [1, 2, 3, 4]
     assert [h[K.SCORE] for h in branched[K.HISTORY]] == [h[K.SCORE] for h in single[K.HISTORY]]
-    assert [h[K.TEST_SCORE] is None for h in branched[K.HISTORY]] == [True, True, False]
-    # Its event re-scored only the calibration sample, as alone: the rest came from the training pass.
+    assert [h[K.TEST_SCORE] is None for h in branched[K.HISTORY]] == [True, True, True, False]
+    # As alone, its first event re-scored only the calibration sample (the rest came from the
+    # training pass of the warmup's last epoch, which the reference kept for it), and its second
+    # the examples the pruned epoch left out and a calibration sample of the rest.
     rescored = [e["rescored"] for e in branched[K.PRUNING_EVENTS]]
-    assert rescored == [e["rescored"] for e in single[K.PRUNING_EVENTS]] == [MIN_CALIBRATION]
+    left_out = SMALL_TRAIN - num_kept(SMALL_TRAIN, row[K.KEEP])
+    assert rescored == [e["rescored"] for e in single[K.PRUNING_EVENTS]] == [MIN_CALIBRATION,
+                                                                            left_out + MIN_CALIBRATION]
     # The standalone cost keeps the reference's warmup epochs (and the scores it kept for the trial,
     # a few milliseconds); cost_s counts only what came after.
     (reference_id,) = shared.index[shared[K.IS_REFERENCE]]
