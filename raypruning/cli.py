@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (config, data, arguments), 1 anything else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -296,13 +297,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _ray_is_up() -> bool:
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+def _stop_ray_quietly() -> None:
+    """Shut down the Ray instance this command started, dropping what its workers print as they
+    are stopped (a trial killed mid-call may print a traceback), so that the error line ends the
+    console."""
+    import ray
+
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        ray.shutdown()
+
+
 def main(argv: list[str] | None = None) -> int:
+    ray_was_up = _ray_is_up()  # a caller's own Ray session (tests, notebooks) is left running
     try:
         args = parse(argv)
         if args.verbose:
             os.environ[VERBOSE_ENV] = "1"
         return args.func(args)
     except InputError as exc:
+        if not ray_was_up and _ray_is_up():
+            _stop_ray_quietly()
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -277,6 +277,11 @@ def space_problems(cfg, source: str = "", against_run: bool = False) -> list[Pro
         if message:
             problems.append(Problem(where, message, source))
             continue
+        if dotted == "pruning.keep_fraction" and next(iter(spec)) == "choice" and 1.0 not in values:
+            # The study runs its full-data reference first, as a point of this space.
+            problems.append(Problem(where, f"a choice must include 1.0, the full-data reference's keep_fraction "
+                                           f"(the study runs it first), got {values!r}", source))
+            continue
         for value in values:
             wrong = _trial_value_problems(cfg, dotted, value, against_run)
             if wrong:

@@ -8,9 +8,12 @@ session-scoped and shared by tests/test_two_node.py and tests/test_faults.py;
 conftest.py runs the tests that use it last, so that it is up only while they
 run, and the one that kills its worker node after the others.
 
-`spread_and_local_runs` is one small run on both nodes and the same run on a
-local single-node instance, made once per session: test_two_node compares the
-two, test_faults compares a run whose worker node was killed against them.
+`two_node_study` submits, through the Jobs API, a study whose one sampled
+trial is TWO_WORKER_RUN with each worker group spread over both nodes, and
+runs TWO_WORKER_RUN at the same time on the session's local single-node
+instance, once per session: test_two_node checks the study and compares its
+trial's run with the local one; test_faults compares a run whose worker node
+was killed against the local one.
 
 `kill_sessions` also cleans up after any process started with
 ``start_new_session=True`` (a killed study driver leaves Ray processes behind).
@@ -38,10 +41,9 @@ BIN = Path(sys.executable).parent
 RAY = str(BIN / "ray")
 RAYPRUNING = [sys.executable, "-m", "raypruning"]
 START_TIMEOUT_S = 300
-TRAIN_TIMEOUT_S = 600
+STUDY_TIMEOUT_S = 900
 
-SMALL = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epochs=3", "train.max_length=40"]
-# The run of spread_and_local_runs: two workers with one CPU each, one pruning event per epoch after the first.
+# The run of two_node_study: two workers with one CPU each, one pruning event per epoch after the first.
 # Long enough (8 epochs of 960 rows, several seconds after the first checkpoint) that a worker
 # node killed at the first checkpoint dies with epochs still to train: with 5 epochs of 240
 # rows the run sometimes finished before the kill landed.
@@ -290,43 +292,48 @@ def nodes_by_group(actors: list[dict]) -> dict[str, set[str]]:
     return by_pg
 
 
-# ---------------------------------------------------------------- one run, spread and local
+# ---------------------------------------------------------------- a submitted study, and the same run local
+
+# TWO_WORKER_RUN as a study: the reference (keep 1.0), then the grid's other point (keep 0.5), with
+# each trial's two workers on two nodes (STRICT_SPREAD: one per node) and every trial's model kept.
+TWO_NODE_STUDY = [*TWO_WORKER_RUN[1:], "search.space={keep_fraction: {choice: [0.5, 1.0]}}", "search.sampler=grid",
+                  "search.num_samples=1", "scaling.placement_strategy=STRICT_SPREAD", "study.keep_models=all",
+                  "study.name=twonode"]
 
 
 @dataclass
-class SpreadAndLocal:
-    spread: Path  # `raypruning train --output` of the run spread over both nodes (STRICT_SPREAD)
-    local: Path  # the same run on a local single-node instance
-    new_actors: list  # the spread run's RayTrainWorkers, read right after it ended
+class TwoNodeStudy:
+    folder: Path  # the submitted study's folder
+    submitted: subprocess.CompletedProcess  # `raypruning submit --follow`
+    local: Path  # `raypruning train --output` of TWO_WORKER_RUN on a local single-node instance
+    new_actors: list  # the study's RayTrainWorkers, read right after it ended
     nodes: set  # the cluster's alive nodes then
 
 
 @pytest.fixture(scope="session")
-def spread_and_local_runs(cluster, ray_local, tmp_path_factory) -> SpreadAndLocal:
-    """TWO_WORKER_RUN on both nodes and, at the same time, in this process on the session's
-    local single-node instance (tests/conftest.py: ray_local)."""
+def two_node_study(cluster, ray_local, tmp_path_factory) -> TwoNodeStudy:
+    """The study submitted to the cluster and, at the same time, TWO_WORKER_RUN in this process on
+    the session's local single-node instance (tests/conftest.py: ray_local)."""
     from raypruning.config import load_config
     from raypruning.run import run_training
 
-    tmp = tmp_path_factory.mktemp("spread-and-local")
+    tmp = tmp_path_factory.mktemp("two-node")
+    storage = tmp / "studies"  # absolute: the job runs in another working dir
     before = {a["actor_id"] for a in cluster.state()["actors"]}
-    spread_out, local_out, log = tmp / "spread", tmp / "local", tmp / "spread.log"
-    with open(log, "wb") as fh:
-        spread = subprocess.Popen([*RAYPRUNING, "train", *TWO_WORKER_RUN, "scaling.placement_strategy=STRICT_SPREAD",
-                                   "--output", str(spread_out), "--address", cluster.gcs],
-                                  cwd=REPO, env=cluster.env, stdout=fh, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
+    log = tmp / "submit.log"
+    cmd = [*RAYPRUNING, "submit", TWO_WORKER_RUN[0], *TWO_NODE_STUDY, f"study.storage_path={storage}",
+           "--address", cluster.dashboard, "--follow"]
+    with open(log, "w+") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=cluster.env, stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True)
         try:
-            run_training(load_config(REPO / TWO_WORKER_RUN[0], TWO_WORKER_RUN[1:]), local_out)
-            try:
-                code = spread.wait(timeout=TRAIN_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                code = "timeout"
+            run_training(load_config(REPO / TWO_WORKER_RUN[0], TWO_WORKER_RUN[1:]), tmp / "local")
+            code = proc.wait(timeout=STUDY_TIMEOUT_S)
         finally:
-            if spread.poll() is None:
-                spread.kill()
-                spread.wait(timeout=30)
-    assert code == 0, f"raypruning train (spread) ended with {code}:\n{tail(log, 80)}"
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
     state = cluster.state()
-    return SpreadAndLocal(spread_out, local_out, [a for a in state["actors"] if a["actor_id"] not in before],
-                          set(state["nodes"]))
+    submitted = subprocess.CompletedProcess(cmd, code, log.read_text(errors="replace"), "")
+    return TwoNodeStudy(storage / "twonode", submitted, tmp / "local",
+                        [a for a in state["actors"] if a["actor_id"] not in before], set(state["nodes"]))

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import pandas as pd
 import pytest
 
-from cluster_helpers import cluster, spread_and_local_runs  # noqa: F401 - session fixtures, shared by modules
+from cluster_helpers import cluster, two_node_study  # noqa: F401 - session fixtures, shared by modules
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

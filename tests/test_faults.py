@@ -423,12 +423,12 @@ def test_disk_full_mid_study_stops_with_one_line(tiny_fs, tmp_path):
 
 
 @pytest.mark.breaks_cluster
-def test_killed_worker_node_run_matches_the_unkilled_run(cluster, spread_and_local_runs, tmp_path):
+def test_killed_worker_node_run_matches_the_unkilled_run(cluster, two_node_study, tmp_path):
     """A two-worker run spread over both nodes (SPREAD: one worker per node while both live);
     the worker node is SIGKILLed once the first epoch is checkpointed. With
     train.max_failures=1 the run restarts both workers on the head node from that checkpoint
-    and ends with the kept ids and score of the unkilled run (the shared spread and local runs
-    of the same config, tests/test_two_node.py)."""
+    and ends with the kept ids and score of the unkilled run (the same config on one node, run
+    beside the two-node study: tests/cluster_helpers.py)."""
     output = tmp_path / "killed-node"
     log = tmp_path / "killed-node.log"
     before = {a["actor_id"] for a in cluster.state()["actors"]}
@@ -457,11 +457,11 @@ def test_killed_worker_node_run_matches_the_unkilled_run(cluster, spread_and_loc
     assert summary["restarts"] == 1, f"the run ended without a restart:\n{tail(log, 80)}"
     assert [h[K.EPOCH] for h in summary["history"]] == list(range(1, TWO_WORKER_EPOCHS + 1))  # none lost or repeated
     got = pd.read_parquet(output / "scores.parquet")
-    want = pd.read_parquet(spread_and_local_runs.local / "scores.parquet")
+    want = pd.read_parquet(two_node_study.local / "scores.parquet")
     for event in sorted(want["event"].unique()):
         kept_got = sorted(got.query("event == @event and kept")["example_id"])
         kept_want = sorted(want.query("event == @event and kept")["example_id"])
         assert kept_got == kept_want and kept_got, f"event {event}"
-    unkilled = json.loads((spread_and_local_runs.local / "summary.json").read_text())
+    unkilled = json.loads((two_node_study.local / "summary.json").read_text())
     assert summary[K.SCORE] == pytest.approx(unkilled[K.SCORE])
     assert summary[K.EXAMPLES_TRAINED] == unkilled[K.EXAMPLES_TRAINED]

@@ -100,8 +100,8 @@ def test_bad_spaces_name_the_space_key(tmp_path, text, key, words):
 
 
 def test_space_given_as_an_override():
-    cfg = load_config(None, ["search.space={keep_fraction: {choice: [0.2, 0.5]}}"])
-    assert cfg.search.space == {"keep_fraction": {"choice": [0.2, 0.5]}}
+    cfg = load_config(None, ["search.space={keep_fraction: {choice: [0.2, 0.5, 1.0]}}"])
+    assert cfg.search.space == {"keep_fraction": {"choice": [0.2, 0.5, 1.0]}}
 
 
 def test_exponent_bounds_without_a_dot_are_numbers(tmp_path):

@@ -1,4 +1,5 @@
-"""A real two-node Ray cluster on this machine: a submitted study, and a spread run.
+"""A real two-node Ray cluster on this machine: a submitted study whose trials spread over both
+nodes, and its pruned trial's run against the same run on one node.
 
 The cluster (tests/cluster_helpers.py) is a head node and a worker node started
 with ``ray start --block`` on loopback. Where Ray Train's workers ran is read
@@ -10,66 +11,59 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cluster_helpers import RAYPRUNING, REPO, SMALL, nodes_by_group, out
+from cluster_helpers import nodes_by_group, out
+from raypruning.export import find_checkpoint
+from raypruning.run_state import SCORES_FILE
 
 pytestmark = pytest.mark.slow
 
-STUDY_TIMEOUT_S = 900
-STUDY = [*SMALL, "search.num_samples=1", "search.space.warmup_epochs={int: [0, 1]}",
-         "search.space.period_epochs={int: [1, 2]}", "search.space.keep_fraction={uniform: [0.3, 0.8]}"]
-# Two workers with one CPU each; STRICT_SPREAD puts one on each node.
-SPREAD = ["scaling.num_workers=2", "scaling.cpus_per_worker=1", "scaling.placement_strategy=STRICT_SPREAD"]
+
+def _searched(folder) -> pd.DataFrame:
+    df = pd.read_parquet(folder / "trials.parquet")
+    return df[df["method"] != "full-epochs"]  # the fewer-epochs rows read from the reference's history
 
 
-# ---------------------------------------------------------------- tests
-
-
-def test_submitted_study_completes_on_two_nodes(cluster, tmp_path, capsys):
+def test_submitted_study_completes_on_two_nodes(two_node_study, capsys):
     from raypruning.cli import main
 
-    storage = tmp_path / "studies"  # absolute: the job runs in another working dir
-    overrides = [*STUDY, *SPREAD, f"study.storage_path={storage}", "study.name=twonode"]
-    result = subprocess.run([*RAYPRUNING, "submit", "studies/quickstart.yaml", *overrides,
-                             "--address", cluster.dashboard, "--follow"],
-                            cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=STUDY_TIMEOUT_S,
-                            check=False)
-    assert result.returncode == 0, f"raypruning submit --follow exited {result.returncode}:\n{out(result)}"
-    assert "SUCCEEDED" in result.stdout
-
-    folder = storage / "twonode"
-    df = pd.read_parquet(folder / "trials.parquet")
-    df = df[df["method"] != "full-epochs"]  # the fewer-epochs rows read from the reference's history
+    study = two_node_study
+    assert study.submitted.returncode == 0, f"raypruning submit --follow exited {study.submitted.returncode}:\n" \
+                                            f"{out(study.submitted)}"
+    assert "SUCCEEDED" in study.submitted.stdout
+    df = _searched(study.folder)
     assert len(df) == 2, df  # 1 sampled + the reference
     assert int(df["is_reference"].sum()) == 1
     assert all(math.isfinite(s) for s in df["score"]), df["score"]
     assert all(math.isfinite(t) and t > 0 for t in df["total_time_s"]), df["total_time_s"]
 
     capsys.readouterr()
-    assert main(["best", str(folder), "--max-drop", "100", "--json"]) == 0
+    assert main(["best", str(study.folder), "--max-drop", "100", "--json"]) == 0
     best = json.loads(capsys.readouterr().out)
-    assert best["trial"]["trial_id"] in set(pd.read_parquet(folder / "trials.parquet")["trial_id"])
+    assert best["trial"]["trial_id"] in set(pd.read_parquet(study.folder / "trials.parquet")["trial_id"])
     assert "config" in best
 
     # Every trial's worker group spans both nodes: each placement group holds one worker per node.
-    state = cluster.state()
-    nodes = set(state["nodes"])
-    assert len(nodes) == 2, state["nodes"]
-    by_pg = nodes_by_group(state["actors"])
+    assert len(study.nodes) == 2, study.nodes
+    by_pg = nodes_by_group(study.new_actors)
     assert len(by_pg) >= 2, f"expected a worker group per trial, got {by_pg}"
     for pg, where in by_pg.items():
-        assert where == nodes, f"placement group {pg}: RayTrainWorkers on {where}, cluster nodes {nodes}"
+        assert where == study.nodes, f"placement group {pg}: RayTrainWorkers on {where}, cluster nodes {study.nodes}"
 
 
-def test_spread_run_matches_single_node(spread_and_local_runs):
-    runs = spread_and_local_runs
-    a = pd.read_parquet(runs.spread / "scores.parquet")
-    b = pd.read_parquet(runs.local / "scores.parquet")
+def test_spread_run_matches_single_node(two_node_study):
+    """The study's pruned trial (its two workers on two nodes, branched from the reference's
+    warmup) scores and keeps exactly what the same run does alone on one node."""
+    study = two_node_study
+    assert study.submitted.returncode == 0, out(study.submitted)
+    df = _searched(study.folder)
+    (trial_id,) = df.loc[~df["is_reference"], "trial_id"]
+    a = pd.read_parquet(find_checkpoint(study.folder / "runs" / f"trial-{trial_id}") / SCORES_FILE)
+    b = pd.read_parquet(study.local / "scores.parquet")
     assert list(a.columns) == list(b.columns)
     assert len(a) == len(b) > 0
     for col in ("event", "epoch", "example_id"):
@@ -80,9 +74,6 @@ def test_spread_run_matches_single_node(spread_and_local_runs):
         kept_a = set(a.loc[(a["event"] == event) & a["kept"], "example_id"])
         kept_b = set(b.loc[(b["event"] == event) & b["kept"], "example_id"])
         assert kept_a == kept_b and kept_a, event
-
-    # The spread run really spread: its one worker group had a worker on each node.
-    by_pg = nodes_by_group(runs.new_actors)
-    assert by_pg, "no RayTrainWorker of the spread run in the state API"
-    for pg, where in by_pg.items():
-        assert where == runs.nodes, f"placement group {pg}: RayTrainWorkers on {where}, cluster nodes {runs.nodes}"
+    local = json.loads((study.local / "summary.json").read_text())
+    row = df.set_index("trial_id").loc[trial_id]
+    assert row["score"] == pytest.approx(local["score"]) and row["examples_trained"] == local["examples_trained"]

@@ -71,6 +71,18 @@ def test_a_searched_warmup_longer_than_the_run_is_a_study_problem_only():
         "f: key 'search.space.warmup_epochs': value 5 is invalid: 5 is longer than train.epochs (3)"]
 
 
+def test_a_keep_fraction_choice_without_the_reference_is_a_study_problem():
+    # The study runs its full-data reference (keep 1.0) first, as a point of the space: Optuna
+    # refuses a categorical value outside the choices, which used to crash the study mid-run.
+    with pytest.raises(InputError) as err:
+        _cfg("search.space={keep_fraction: {choice: [0.3, 0.5]}}")
+    assert err.value.problems == [
+        "<defaults>: key 'search.space.keep_fraction': a choice must include 1.0, the full-data reference's "
+        "keep_fraction (the study runs it first), got [0.3, 0.5]"]
+    assert study_problems(_cfg("search.space={keep_fraction: {choice: [0.5, 1.0]}}"), "f") == []
+    assert study_problems(_cfg("search.space={keep_fraction: {uniform: [0.2, 0.9]}}"), "f") == []
+
+
 @pytest.mark.parametrize("objectives", [
     [["a"]], ["score"], ["score", "score"], ["total_time_s", "wall_time_s"],
     ["score", "total_time_s", "wall_time_s"], [], ["score", "accuracy_per_watt"],
