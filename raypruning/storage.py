@@ -11,6 +11,7 @@ from the environment, as pyarrow's filesystems read them.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -20,11 +21,26 @@ from typing import Callable, TypeVar
 from raypruning.errors import InputError
 
 STORAGE_TIMEOUT_S = 15.0  # a remote store that does not answer within this is reported, not waited on
+STORAGE_TIMEOUT_ENV = "RAYPRUNING_STORAGE_TIMEOUT_S"  # seconds, to wait longer (or less) than that
 T = TypeVar("T")
 
 
 def is_uri(path: str) -> bool:
     return "://" in str(path)
+
+
+def storage_timeout_s() -> float:
+    """STORAGE_TIMEOUT_S, or the positive number of seconds in $RAYPRUNING_STORAGE_TIMEOUT_S."""
+    raw = os.environ.get(STORAGE_TIMEOUT_ENV)
+    if raw is None:
+        return STORAGE_TIMEOUT_S
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise InputError(f"${STORAGE_TIMEOUT_ENV}: expected a number of seconds > 0, got {raw!r}")
+    return seconds
 
 
 def within(seconds: float, what: str, call: Callable[[], T]) -> T:
@@ -85,7 +101,7 @@ class StudyLocation:
             fs, path = pyarrow.fs.FileSystem.from_uri(self.child(name))
             return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
 
-        return within(STORAGE_TIMEOUT_S, f"study storage {self.remote}", look)
+        return within(storage_timeout_s(), f"study storage {self.remote}", look)
 
     def check(self) -> None:
         """InputError unless the study folder can be made: a reachable remote store, or a local
@@ -97,7 +113,7 @@ class StudyLocation:
                 fs, path = pyarrow.fs.FileSystem.from_uri(self.remote)
                 fs.get_file_info(path.rsplit("/", 1)[0] or path)
 
-            within(STORAGE_TIMEOUT_S, f"key 'study.storage_path': {self.remote}", reach)
+            within(storage_timeout_s(), f"key 'study.storage_path': {self.remote}", reach)
             return
         for folder in [self.local, *self.local.parents]:
             if folder.exists():
@@ -143,4 +159,4 @@ def fetch(uri: str) -> Path:
                 pyarrow.fs.copy_files(info.path, str(local / info.base_name), source_filesystem=fs)
         return local
 
-    return within(STORAGE_TIMEOUT_S, f"{uri}: cannot read the study there", copy_down)
+    return within(storage_timeout_s(), f"{uri}: cannot read the study there", copy_down)

@@ -278,8 +278,8 @@ def cluster():
         yield c
     finally:
         # A head node whose worker node was killed takes about 30 s to stop on SIGTERM; nothing of
-        # the throwaway cluster needs a clean stop, so what is left after 10 s is SIGKILLed.
-        stop(list(reversed(c.procs.values())), str(root), grace_s=10)
+        # the throwaway cluster needs a clean stop, so what is left after 2 s is SIGKILLed.
+        stop(list(reversed(c.procs.values())), str(root), grace_s=2)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -12,6 +12,7 @@ from raypruning import keys as K
 from raypruning.cli import main
 from raypruning.config import load_config
 from raypruning.queries import trial_config
+from raypruning.storage import STORAGE_TIMEOUT_ENV
 from raypruning.study.layout import STUDY_FILE, StudyMeta, read_meta
 from raypruning.study.trials import RunResult, TrialOutcome, records, trials_table, write_trials
 
@@ -84,9 +85,20 @@ def test_a_damaged_study_folder_is_one_line(tmp_path, capsys, command, damage, w
 
 
 @pytest.mark.slow  # waits for the store's timeout
-def test_an_unreachable_remote_study_is_one_line_within_30_s(capsys):
+def test_an_unreachable_remote_study_is_one_line_within_its_timeout(capsys, monkeypatch):
+    """The store never answers here (no network): one line once $RAYPRUNING_STORAGE_TIMEOUT_S
+    (default storage.STORAGE_TIMEOUT_S, 15 s) has passed."""
+    monkeypatch.setenv(STORAGE_TIMEOUT_ENV, "3")
     start = time.monotonic()
     assert main(["best", "gs://nonexistent-bucket/a"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "gs://nonexistent-bucket/a" in err
-    assert time.monotonic() - start < 30
+    assert len(err.splitlines()) == 1 and "gs://nonexistent-bucket/a" in err, err
+    assert time.monotonic() - start < 15
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "nan"])
+def test_a_storage_timeout_that_is_not_seconds_is_one_line(capsys, monkeypatch, value):
+    monkeypatch.setenv(STORAGE_TIMEOUT_ENV, value)
+    assert main(["best", "gs://nonexistent-bucket/a"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: ${STORAGE_TIMEOUT_ENV}: expected a number of seconds > 0, got {value!r}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from raypruning.config import Config, load_config
 from raypruning.errors import InputError
-from raypruning.storage import STORAGE_TIMEOUT_S, fetch, is_uri, within
+from raypruning.storage import fetch, is_uri, storage_timeout_s, within
 from raypruning.study.cost import StudyCost
 
 STUDY_FILE = "study.json"
@@ -115,4 +115,4 @@ def open_storage(url: str):
                 reason = str(exc).splitlines()[0][:200]
                 raise InputError(f"key 'study.optuna_storage': cannot open {shown_url(url)!r} ({reason})") from None
 
-    return within(STORAGE_TIMEOUT_S, f"key 'study.optuna_storage': {shown_url(url)}", connect)
+    return within(storage_timeout_s(), f"key 'study.optuna_storage': {shown_url(url)}", connect)
