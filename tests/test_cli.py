@@ -262,3 +262,44 @@ def _refused_after_ray(argv, capsys, *words) -> None:
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and all(w in lines[0] for w in words), lines
+
+
+# A command that starts Ray and then meets bad input: the line must end the console, so Ray
+# is shut down (its workers' last words dropped) before it is printed.
+STARTS_RAY_THEN_FAILS = """
+import sys, types
+import ray
+from raypruning import cli
+from raypruning.errors import InputError
+
+def func(args):
+    ray.init(num_cpus=1, include_dashboard=False)
+
+    @ray.remote
+    def loud():
+        print("Traceback (most recent call last): a worker's last words", file=sys.stderr, flush=True)
+
+    ray.get(loud.remote())
+    raise InputError("the disk filled up")
+
+cli.parse = lambda argv: types.SimpleNamespace(verbose=False, func=func)
+code = cli.main([])
+print("ray up after:", ray.is_initialized())
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow  # starts a Ray instance in a subprocess
+def test_bad_input_after_ray_started_shuts_it_down_before_the_one_line():
+    result = subprocess.run([sys.executable, "-c", STARTS_RAY_THEN_FAILS], capture_output=True, text=True,
+                            timeout=180, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.rstrip().splitlines()[-1] == "error: the disk filled up", result.stderr[-2000:]
+    assert "ray up after: False" in result.stdout
+
+
+@pytest.mark.slow  # uses the session's Ray instance
+def test_bad_input_leaves_the_callers_own_ray_session_running(ray_local, tmp_path, capsys):
+    assert main(["study", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+    assert ray_local.is_initialized()
