@@ -11,6 +11,7 @@ from the environment, as pyarrow's filesystems read them.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
 import threading
@@ -38,7 +39,7 @@ def storage_timeout_s() -> float:
         seconds = float(raw)
     except ValueError:
         seconds = float("nan")
-    if not seconds > 0 or seconds == float("inf"):
+    if not (math.isfinite(seconds) and seconds > 0):
         raise InputError(f"${STORAGE_TIMEOUT_ENV}: expected a number of seconds > 0, got {raw!r}")
     return seconds
 
@@ -79,6 +80,24 @@ def filesystem(path: str):
     return pyarrow.fs.FileSystem.from_uri(path) if is_uri(path) else (pyarrow.fs.LocalFileSystem(), str(path))
 
 
+def path_exists(path: str) -> bool:
+    """Whether a file or folder is at a local path or a URI (no timeout: see `within`)."""
+    import pyarrow.fs
+
+    fs, inside = filesystem(path)
+    return fs.get_file_info(inside).type != pyarrow.fs.FileType.NotFound
+
+
+def upload(files: list[Path], folder: str) -> None:
+    """Copy local files into a folder (a URI or a path), in the order given, making the folder."""
+    import pyarrow.fs
+
+    fs, base = filesystem(folder)
+    fs.create_dir(base, recursive=True)
+    for path in files:
+        pyarrow.fs.copy_files(str(path), f"{base}/{path.name}", destination_filesystem=fs)
+
+
 @dataclass(frozen=True)
 class StudyLocation:
     local: Path  # the study's small files while it runs (the study folder itself when local)
@@ -95,13 +114,7 @@ class StudyLocation:
     def exists(self, name: str) -> bool:
         if not self.remote:
             return (self.local / name).exists()
-        import pyarrow.fs
-
-        def look() -> bool:
-            fs, path = pyarrow.fs.FileSystem.from_uri(self.child(name))
-            return fs.get_file_info(path).type != pyarrow.fs.FileType.NotFound
-
-        return within(storage_timeout_s(), f"study storage {self.remote}", look)
+        return within(storage_timeout_s(), f"study storage {self.remote}", lambda: path_exists(self.child(name)))
 
     def check(self) -> None:
         """InputError unless the study folder can be made: a reachable remote store, or a local
@@ -123,15 +136,8 @@ class StudyLocation:
 
     def push(self) -> None:
         """Copy the local small files up to the remote study folder."""
-        if not self.remote:
-            return
-        import pyarrow.fs
-
-        fs, base = pyarrow.fs.FileSystem.from_uri(self.remote)
-        fs.create_dir(base, recursive=True)
-        for path in self.local.iterdir():
-            if path.is_file():
-                pyarrow.fs.copy_files(str(path), f"{base}/{path.name}", destination_filesystem=fs)
+        if self.remote:
+            upload([path for path in self.local.iterdir() if path.is_file()], self.remote)
 
 
 def locate(storage_path: str, name: str) -> StudyLocation:

@@ -110,12 +110,15 @@ class Decision:
         return json.dumps(asdict(self))
 
 
+def cheapest_epoch(report: TrialReport) -> float:
+    """The lowest cost of an epoch the trial has trained (0 before any): what any later epoch costs at least."""
+    return max(min(report.epoch_costs, default=0.0), 0.0)
+
+
 def best_cost(report: TrialReport) -> float:
     """The lowest final cost the trial can have: cost so far plus each remaining epoch at the
     cheapest per-epoch cost it has had so far."""
-    remaining = max(report.epochs - report.epoch, 0)
-    cheapest = min(report.epoch_costs) if report.epoch_costs else 0.0
-    return report.cost + remaining * max(cheapest, 0.0)
+    return report.cost + max(report.epochs - report.epoch, 0) * cheapest_epoch(report)
 
 
 def _dominates(p: FrontPoint, cost: float, score: float) -> bool:
@@ -152,7 +155,7 @@ def decide(reference: Sequence[CurvePoint], front: Sequence[FrontPoint], report:
     if any(o.score is None for o in others):
         return Decision(False, "the reference has not finished the run of every seed yet", gap, cost, score)
     if others:  # the mean over seeds: a seed still to run may gain the margin on its reference
-        floor = max(min(report.epoch_costs, default=0.0), 0.0) * report.epochs
+        floor = cheapest_epoch(report) * report.epochs
         cost = (cost + sum(floor if o.cost is None else o.cost for o in others)) / (1 + len(others))
         score = (score + sum(o.score + margin if o.cost is None else o.score for o in others)) / (1 + len(others))
     beaten = next((p for p in front if _dominates(p, cost, score)), None)

@@ -31,7 +31,7 @@ from typing import Callable, Iterator
 from raypruning.config import Config
 from raypruning.schedule import PruningSchedule
 from raypruning.search_space import full_key
-from raypruning.storage import filesystem, is_uri
+from raypruning.storage import filesystem, is_uri, path_exists, upload
 
 WARMUP_DIR = "warmup"
 DONE_MARK = "done"  # the reference run of this seed ended: every checkpoint it will write is there
@@ -61,7 +61,7 @@ class SharePlan:
         while True:
             if is_published(seed_dir, f"epoch{tau}"):
                 return f"{seed_dir}/epoch{tau}"
-            if _exists(f"{seed_dir}/{DONE_MARK}") or _exists(f"{seed_dir}/{FAILED_MARK}"):
+            if path_exists(f"{seed_dir}/{DONE_MARK}") or path_exists(f"{seed_dir}/{FAILED_MARK}"):
                 return None
             time.sleep(poll_s)
 
@@ -72,17 +72,10 @@ class SharePlan:
             pass
 
 
-def _exists(path: str) -> bool:
-    import pyarrow.fs
-
-    fs, inside = filesystem(path)
-    return fs.get_file_info(inside).type != pyarrow.fs.FileType.NotFound
-
-
 def is_published(folder: str, name: str) -> bool:
     """Whether the checkpoint <folder>/<name> is complete: a local folder appears whole (renamed
     into place), a URI's once its READY file is uploaded."""
-    return _exists(f"{folder}/{name}/{READY}") if is_uri(folder) else (Path(folder) / name).is_dir()
+    return path_exists(f"{folder}/{name}/{READY}") if is_uri(folder) else (Path(folder) / name).is_dir()
 
 
 def publish(folder: str, name: str, save: Callable[[Path], None]) -> None:
@@ -91,15 +84,10 @@ def publish(folder: str, name: str, save: Callable[[Path], None]) -> None:
     if is_published(folder, name):
         return
     if is_uri(folder):
-        import pyarrow.fs
-
-        fs, base = filesystem(f"{folder}/{name}")
         with tempfile.TemporaryDirectory() as staging:
             save(Path(staging))
             (Path(staging) / READY).write_text("")
-            fs.create_dir(base, recursive=True)
-            for path in sorted(Path(staging).iterdir(), key=lambda p: p.name == READY):  # READY last
-                pyarrow.fs.copy_files(str(path), f"{base}/{path.name}", destination_filesystem=fs)
+            upload(sorted(Path(staging).iterdir(), key=lambda p: p.name == READY), f"{folder}/{name}")  # READY last
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
@@ -127,7 +115,7 @@ def local_checkpoint(checkpoint: str) -> Iterator[Path]:
 def remove_warmups(root: str) -> None:
     """Delete the study's warmup folder (every trial that branches from it is done)."""
     fs, base = filesystem(root)
-    with contextlib.suppress(OSError, FileNotFoundError):
+    with contextlib.suppress(OSError):  # already gone
         fs.delete_dir(base)
 
 
