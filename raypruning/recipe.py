@@ -18,8 +18,6 @@ import contextlib
 import io
 import json
 import math
-import os
-import signal
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -48,7 +46,7 @@ from raypruning.soft import SoftSelection, update_table
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
-    """Ray Train entry point. loop_config: {"config": Config as dict, optional "fault": {...},
+    """Ray Train entry point. loop_config: {"config": Config as dict,
     optional "warm_start": a checkpoint folder to branch from (`Recipe.branch`), optional
     "warmup_out": {"dir": folder, "epochs": [...]} (`Recipe.keep_warmup`)}."""
     import ray.train
@@ -72,7 +70,6 @@ def train_loop_per_worker(loop_config: dict) -> None:
     else:
         recipe.resume(checkpoint)
     for epoch in recipe.remaining_epochs():
-        _maybe_inject_fault(loop_config.get("fault"), epoch, recipe.worker)
         if recipe.schedule.is_event(epoch):
             recipe.prune(epoch)
         loss = recipe.train(epoch)
@@ -461,12 +458,3 @@ def _lr_lambda(cfg: Config, total_steps: int):
     return factor
 
 
-def _maybe_inject_fault(fault: dict | None, epoch: int, worker: Worker) -> None:
-    """Test hook: kill the last worker once at the start of the given epoch."""
-    if not fault or epoch != fault.get("epoch") or worker.rank != worker.world_size - 1:
-        return
-    marker = Path(fault["marker"])
-    if marker.exists():
-        return
-    marker.write_text(str(epoch))
-    os.kill(os.getpid(), signal.SIGKILL)

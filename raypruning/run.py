@@ -18,11 +18,6 @@ from raypruning.console import ray_env_vars
 from raypruning.errors import InputError
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
 
-# Test hook: kill the last worker once at the start of this epoch (see recipe._maybe_inject_fault).
-FAULT_EPOCH_ENV = "RAYPRUNING_FAULT_EPOCH"
-FAULT_MARKER_ENV = "RAYPRUNING_FAULT_MARKER"
-
-
 # Ray Train's controller moves a run from one state to the next (workers started, training,
 # finished) only when it polls its workers, every 2 s by default; on short runs, such as a
 # study's trials, those waits are a large share of the fixed cost of a run
@@ -132,7 +127,7 @@ def worker_resources(cfg: Config) -> dict:
 
 
 def build_trainer(cfg: Config, storage_path: str, name: str, callbacks: list | None = None,
-                  fault: dict | None = None, warm_start: str | None = None, warmup_out: dict | None = None):
+                  warm_start: str | None = None, warmup_out: dict | None = None):
     """The TorchTrainer of one run; same (storage_path, name) resumes from its last checkpoint.
 
     warm_start: a checkpoint folder that a fresh run starts from (a study's shared warmup).
@@ -145,8 +140,6 @@ def build_trainer(cfg: Config, storage_path: str, name: str, callbacks: list | N
     from raypruning.recipe import train_loop_per_worker
 
     loop_config = {"config": cfg.to_dict()}
-    if fault:
-        loop_config["fault"] = fault
     if warm_start:
         loop_config["warm_start"] = str(warm_start)
     if warmup_out:
@@ -169,12 +162,6 @@ def build_trainer(cfg: Config, storage_path: str, name: str, callbacks: list | N
     )
 
 
-def fault_from_env() -> dict | None:
-    if os.environ.get(FAULT_EPOCH_ENV) and os.environ.get(FAULT_MARKER_ENV):
-        return {"epoch": int(os.environ[FAULT_EPOCH_ENV]), "marker": os.environ[FAULT_MARKER_ENV]}
-    return None
-
-
 def read_summary(checkpoint) -> dict:
     """The summary.json that a run's last checkpoint carries."""
     if checkpoint is None:
@@ -191,7 +178,7 @@ def run_training(cfg: Config, output_dir: str | Path, name: str = "run", callbac
     """
     output = Path(output_dir).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(cfg, str(output / "ray"), name, callbacks, fault_from_env())
+    trainer = build_trainer(cfg, str(output / "ray"), name, callbacks)
     result = trainer.fit()
     if result.error is not None:
         raise result.error

@@ -76,8 +76,11 @@ def small_study_alone(ray_local, tmp_path_factory) -> StudyRun:
 
 
 # Soft pruning (InfoBatch) on the quickstart's sentence-classification variant with 2 workers:
-# tests/test_soft_e2e.py checks its selections, tests/test_export.py exports its model.
-SOFT_TRAIN, SOFT_EPOCHS = 300, 5  # anneal_fraction 0.125: ceil(0.625) = 1 final epoch on all data; epochs 1-3 prune
+# tests/test_soft_e2e.py checks its selections, tests/test_export.py exports its model, and
+# tests/test_faults.py runs it again on the two-node cluster, killing a node after its first
+# checkpoint. Long enough (8 epochs of 960 rows) that the killed node dies with epochs still to
+# train: with 5 epochs of 240 rows a run sometimes finished before the kill landed.
+SOFT_TRAIN, SOFT_EPOCHS = 960, 8  # anneal_fraction 0.125: 1 final epoch on all data; epochs 1-6 prune
 SOFT_RUN = ["studies/quickstart.yaml", "data.synthetic.task=sentence", f"data.synthetic.num_train={SOFT_TRAIN}",
             "data.synthetic.num_eval=60", f"train.epochs={SOFT_EPOCHS}", "train.batch_size=16", "train.max_length=40",
             "pruning.mode=soft", "pruning.score=loss", "pruning.prune_ratio=0.5", "scaling.num_workers=2",

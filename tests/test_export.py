@@ -161,7 +161,7 @@ def test_bad_folders_exit_2_with_one_line(tmp_path, capsys):
 @pytest.mark.slow  # a real Ray Train run
 def test_a_trained_sentence_run_exports_with_its_own_predictions(soft_run, tmp_path, capsys):
     """The session's soft-pruning run of the quickstart's sentence-classification variant
-    (tests/conftest.py: 2 workers, 5 epochs), exported: the run's own predictions come back
+    (tests/conftest.py: 2 workers, 8 epochs), exported: the run's own predictions come back
     through AutoModelForSequenceClassification and `predict`."""
     from raypruning.export import load_run
 
@@ -176,9 +176,10 @@ def test_a_trained_sentence_run_exports_with_its_own_predictions(soft_run, tmp_p
         theirs = hf(**enc).logits.argmax(-1)
         ours = run.model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])["logits"].argmax(-1)
     assert theirs.tolist() == ours.tolist()
-    # The run's test score is the accuracy of those same predictions.
+    # The run's test score is the accuracy of those same predictions (the run counts in float32;
+    # one row is 1.7 points of the 60).
     labels = torch.tensor(run.task.splits["test"][:]["label"])
-    assert summary["test_score"] == pytest.approx(100 * (ours == labels).float().mean().item(), abs=1e-6)
+    assert summary["test_score"] == pytest.approx(100 * (ours == labels).double().mean().item(), abs=1e-4)
     capsys.readouterr()
     assert main(["predict", str(out), texts[0], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["label"] == run.task.labels[int(ours[0])]

@@ -5,8 +5,9 @@
 - the disk filling up under a study: one line naming the file, the tables written before readable;
 - a worker node of the two-node cluster killed mid-run: the run restarts and ends as an unkilled one.
 
-The uninterrupted study of the PostgreSQL pair also stands for the quickstart's console: its
-output has the study's own progress lines and none of Ray's per-report echoes.
+The PostgreSQL pair runs on the two-node cluster of tests/cluster_helpers.py, as studies on a
+shared cluster do. Its uninterrupted study also stands for a study's console: its output has
+the study's own progress lines and none of Ray's per-report echoes.
 
 Everything is real: a PostgreSQL server started here, tmpfs mounts, Ray processes killed with
 SIGKILL. The PostgreSQL and mount tests need root (CI runs as root) or skip, saying why.
@@ -29,8 +30,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cluster_helpers import (RAYPRUNING, REPO, TWO_WORKER_EPOCHS, TWO_WORKER_RUN, kill_sessions, nodes_by_group,
-                             out, ray_env, session_of, tail)
+from cluster_helpers import (RAYPRUNING, REPO, Cluster, kill_sessions, nodes_by_group, out, ray_env, session_of,
+                             tail)
+from conftest import SOFT_EPOCHS, SOFT_RUN
 from raypruning import keys as K
 from raypruning.errors import InputError
 from raypruning.selection import num_kept
@@ -59,15 +61,20 @@ def _searched(df: pd.DataFrame) -> pd.DataFrame:
 
 
 class Study:
-    """A `raypruning study` subprocess in its own session, with its own Ray temp dir (so that
-    what a SIGKILL leaves of its local Ray instance can be found and killed)."""
+    """A `raypruning study` subprocess in its own session, on the given cluster or on a local
+    Ray instance of its own with its own temp dir (so that what a SIGKILL leaves of it can be
+    found and killed)."""
 
     def __init__(self, storage: Path, name: str, extra: list[str] = (), env: dict | None = None,
-                 logs: Path | None = None):
+                 logs: Path | None = None, cluster: Cluster | None = None):
         self.folder = storage / name
         self.args = [*RAYPRUNING, "study", *STUDY, f"study.storage_path={storage}", f"study.name={name}", *extra]
         self.ray_tmp = Path(tempfile.mkdtemp(prefix="rpf"))  # short: Ray's socket paths live under it
-        self.env = ray_env(self.ray_tmp, **(env or {}))
+        if cluster is None:
+            self.env = ray_env(self.ray_tmp, **(env or {}))
+        else:
+            self.args += ["--address", cluster.gcs]
+            self.env = {**cluster.env, **(env or {})}
         self.log = (logs or storage) / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -84,7 +91,8 @@ class Study:
             self.clean_up()
 
     def kill(self) -> None:
-        """SIGKILL the driver, then what is left of its Ray instance."""
+        """SIGKILL the driver, then what is left of its local Ray instance (on a cluster, Ray ends
+        the dead driver's job and its actors)."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=60)
         self.clean_up()
@@ -198,9 +206,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def shared_database_studies(postgres, tmp_path_factory):
-    """Two studies of the same search at once, into one PostgreSQL database: `calm` runs
-    through; `killed` is SIGKILLed once its second trial has a checkpoint, then resumed at once.
+def shared_database_studies(postgres, cluster, tmp_path_factory):
+    """Two studies of the same search at once, into one PostgreSQL database, on the session's
+    two-node cluster (tests/cluster_helpers.py), as on a shared cluster: `calm` runs through;
+    `killed` is SIGKILLed once its second trial has a checkpoint, then resumed at once.
 
     The URL reaches the studies as a `$NAME` reference (README), with a password that the
     trust login ignores, so that the test can see it kept out of the study's files.
@@ -209,8 +218,8 @@ def shared_database_studies(postgres, tmp_path_factory):
     url = f"{postgres.replace('postgres@', 'postgres:s3cret@')}/postgres"
     env = {"RAYPRUNING_OPTUNA_STORAGE": url}
     extra = ["study.optuna_storage=$RAYPRUNING_OPTUNA_STORAGE"]
-    calm = Study(storage, "calm", extra, env)
-    killed = Study(storage, "killed", extra, env)
+    calm = Study(storage, "calm", extra, env, cluster=cluster)
+    killed = Study(storage, "killed", extra, env, cluster=cluster)
     try:
         calm.start()
         killed.start()
@@ -423,17 +432,18 @@ def test_disk_full_mid_study_stops_with_one_line(tiny_fs, tmp_path):
 
 
 @pytest.mark.breaks_cluster
-def test_killed_worker_node_run_matches_the_unkilled_run(cluster, two_node_study, tmp_path):
-    """A two-worker run spread over both nodes (SPREAD: one worker per node while both live);
-    the worker node is SIGKILLed once the first epoch is checkpointed. With
+def test_killed_worker_node_run_matches_the_unkilled_run(cluster, soft_run, tmp_path):
+    """The session's soft-pruning run (tests/conftest.py: two workers, a random draw of the
+    kept ids every pruned epoch) again, spread over both nodes (SPREAD: one worker per node
+    while both live); the worker node is SIGKILLed once the first epoch is checkpointed. With
     train.max_failures=1 the run restarts both workers on the head node from that checkpoint
-    and ends with the kept ids and score of the unkilled run (the same config on one node, run
-    beside the two-node study: tests/cluster_helpers.py)."""
+    (model, optimizer, score table and the draws' random state) and ends with the kept ids of
+    every epoch and the score of the unkilled run on one node."""
     output = tmp_path / "killed-node"
     log = tmp_path / "killed-node.log"
     before = {a["actor_id"] for a in cluster.state()["actors"]}
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([*RAYPRUNING, "train", *TWO_WORKER_RUN, "scaling.placement_strategy=SPREAD",
+        proc = subprocess.Popen([*RAYPRUNING, "train", *SOFT_RUN, "scaling.placement_strategy=SPREAD",
                                  "train.max_failures=1", "--output", str(output), "--address", cluster.gcs],
                                 cwd=REPO, env=cluster.env, stdout=fh, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -443,7 +453,7 @@ def test_killed_worker_node_run_matches_the_unkilled_run(cluster, two_node_study
             assert proc.poll() is None, f"the run ended ({proc.returncode}) before its first checkpoint:\n{tail(log)}"
             assert time.monotonic() < deadline, f"no checkpoint within 600 s:\n{tail(log)}"
             time.sleep(0.05)
-        cluster.kill_worker_node()  # at once: the run has TWO_WORKER_EPOCHS - 1 epochs left to train
+        cluster.kill_worker_node()  # at once: the run has SOFT_EPOCHS - 1 epochs left to train
         code = proc.wait(timeout=600)
     finally:
         if proc.poll() is None:
@@ -455,13 +465,14 @@ def test_killed_worker_node_run_matches_the_unkilled_run(cluster, two_node_study
     assert any(len(nodes) == 2 for nodes in groups.values()), f"the run was not spread: {groups}"
     summary = json.loads((output / "summary.json").read_text())
     assert summary["restarts"] == 1, f"the run ended without a restart:\n{tail(log, 80)}"
-    assert [h[K.EPOCH] for h in summary["history"]] == list(range(1, TWO_WORKER_EPOCHS + 1))  # none lost or repeated
+    assert [h[K.EPOCH] for h in summary["history"]] == list(range(1, SOFT_EPOCHS + 1))  # none lost or repeated
     got = pd.read_parquet(output / "scores.parquet")
-    want = pd.read_parquet(two_node_study.local / "scores.parquet")
-    for event in sorted(want["event"].unique()):
+    want = pd.read_parquet(soft_run.folder / "scores.parquet")
+    assert sorted(got["event"].unique()) == sorted(want["event"].unique()) == list(range(SOFT_EPOCHS))
+    for event in range(SOFT_EPOCHS):
         kept_got = sorted(got.query("event == @event and kept")["example_id"])
         kept_want = sorted(want.query("event == @event and kept")["example_id"])
         assert kept_got == kept_want and kept_got, f"event {event}"
-    unkilled = json.loads((two_node_study.local / "summary.json").read_text())
+    unkilled = soft_run.summary
     assert summary[K.SCORE] == pytest.approx(unkilled[K.SCORE])
     assert summary[K.EXAMPLES_TRAINED] == unkilled[K.EXAMPLES_TRAINED]

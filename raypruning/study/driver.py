@@ -140,7 +140,7 @@ def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int,
     branch exactly waits for the one at its warmup length and starts from it."""
     import ray.tune
 
-    from raypruning.run import build_trainer, fault_from_env, read_summary
+    from raypruning.run import build_trainer, read_summary
 
     outcome = TrialOutcome("", params, {})
     cfg = from_dict(apply_overrides(base_config, outcome.overrides), source="<trial>")
@@ -164,7 +164,7 @@ def trial_driver(params: dict, base_config: dict, runs_path: str, seeds: int,
                 else:
                     note = "the reference of this seed ended without keeping this warmup (it failed)"
         reports = seed_reports(seed, runs)
-        result = build_trainer(run_cfg, runs_path, name, [reports], fault_from_env(), **sharing).fit()
+        result = build_trainer(run_cfg, runs_path, name, [reports], **sharing).fit()
         if is_reference:  # trials waiting for this seed's warmup go on (alone, if it failed)
             share.mark(seed, FAILED_MARK if result.error is not None else DONE_MARK)
         if result.error is not None:
