@@ -17,8 +17,8 @@ Four sections (``--sections``, default all), each a question about the loop:
   at the shipped study's settings; the ratio of training times and the score
   difference.
 - ``seeds``: the batching section's pair again at each of ``--seeds`` (train.seed);
-  with the batching section's own pair (seed 0) the score difference's mean and
-  spread over seeds, which one pair cannot give (validation curves move by a few
+  with the batching section's own pair (seed 0) and, with ``--update``, the seeds
+  already recorded, the score difference's mean and spread over seeds, which one pair cannot give (validation curves move by a few
   points between epochs). Its times are kept but the time target stays the
   batching section's.
 - ``budget``: dynamic EL2N with ``pruning.budget=tokens`` at keep 0.5 and 0.2
@@ -277,12 +277,12 @@ def batching_section(s: Setting) -> dict:
             "met": ratio <= TARGET_BATCHING_TIME and abs(delta) <= TARGET_SCORE_POINTS}
 
 
-def seeds_section(s: Setting, seeds: list[int], batching: dict | None) -> dict:
-    """The batching pair at more seeds; with the batching section's (the default seed) the
-    score difference's mean and standard deviation over every seed."""
+def seeds_section(s: Setting, seeds: list[int], batching: dict | None, recorded: dict | None) -> dict:
+    """The batching pair at more seeds; with the batching section's (the default seed) and the
+    seeds already recorded, the score difference's mean and standard deviation over every seed."""
     from raypruning.config import load_config
 
-    pairs = {}
+    pairs = {int(seed): runs for seed, runs in (recorded or {}).get("runs", {}).items()}
     if batching is not None:
         pairs[load_config(None, list(s.overrides)).train.seed] = batching["runs"]
     for seed in seeds:
@@ -376,7 +376,7 @@ def main(argv=None) -> int:
     if "batching" in sections:
         result["batching"] = batching_section(s)
     if "seeds" in sections:
-        result["seeds"] = seeds_section(s, seeds, result.get("batching"))
+        result["seeds"] = seeds_section(s, seeds, result.get("batching"), result.get("seeds"))
     if "budget" in sections:
         result["budget"] = budget_section(s, result["batching"]["runs"]["length"])
     elapsed = time.perf_counter() - start
