@@ -51,8 +51,9 @@ def test_budget_needs_the_batching_reference(capsys):
 
 
 def test_seeds_section_adds_pairs_to_the_batching_pair_and_averages_their_score_differences(monkeypatch):
-    """The batching section's pair (the default seed) is reused, not rerun; the mean and the
-    sample standard deviation are over every seed's length - random difference."""
+    """The batching section's pair (the default seed) and the seeds an earlier run recorded are
+    reused, not rerun; the mean and the sample standard deviation are over every seed's
+    length - random difference."""
     bench = _benchmark()
     scores = {(1, "random"): 90.0, (1, "length"): 89.0, (2, "random"): 88.0, (2, "length"): 88.5}
     ran = []
@@ -66,8 +67,10 @@ def test_seeds_section_adds_pairs_to_the_batching_pair_and_averages_their_score_
     monkeypatch.setattr(bench, "_run", fake_run)
     args = type("Args", (), {"quick": True, "gpu": False})()
     batching = {"runs": {"random": {"score": 80.0, "test_score": 70.0}, "length": {"score": 82.0, "test_score": 69.0}}}
-    section = bench.seeds_section(bench.setting(args), [1, 0, 2], batching)
-    assert sorted(ran) == [(1, "length"), (1, "random"), (2, "length"), (2, "random")]  # seed 0 not rerun
+    recorded = {"seeds": [0, 1], "runs": {"1": {b: {"score": scores[1, b], "test_score": scores[1, b] + 1}
+                                                for b in ("random", "length")}}}
+    section = bench.seeds_section(bench.setting(args), [1, 0, 2], batching, recorded)
+    assert sorted(ran) == [(2, "length"), (2, "random")]  # seeds 0 and 1 not rerun
     assert section["seeds"] == [0, 1, 2]
     assert section["score_delta_points"] == {"0": 2.0, "1": -1.0, "2": 0.5}
     assert section["score_delta_mean"] == pytest.approx(0.5)
