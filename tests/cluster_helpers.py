@@ -290,11 +290,12 @@ def nodes_by_group(actors: list[dict]) -> dict[str, set[str]]:
 
 # ---------------------------------------------------------------- a submitted study, and the same run local
 
-# TWO_WORKER_RUN as a study: the reference (keep 1.0), then the grid's other point (keep 0.5), with
-# each trial's two workers on two nodes (STRICT_SPREAD: one per node) and every trial's model kept.
+# TWO_WORKER_RUN as a study: the reference (keep 1.0), then the grid's other point (keep 0.5), then
+# a dynamic-random baseline at that setting, with each trial's two workers on two nodes
+# (STRICT_SPREAD: one per node) and every trial's model kept.
 TWO_NODE_STUDY = [*TWO_WORKER_RUN[1:], "search.space={keep_fraction: {choice: [0.5, 1.0]}}", "search.sampler=grid",
                   "search.num_samples=1", "scaling.placement_strategy=STRICT_SPREAD", "study.keep_models=all",
-                  "study.name=twonode"]
+                  "study.baselines=[dynamic-random]", "study.name=twonode"]
 
 
 @dataclass

@@ -36,8 +36,7 @@ def ray_local():
 # It is stored at a file:// URI, so it runs as a study in object storage does (the same pyarrow
 # filesystem calls as s3:// or gs://: Tune, Ray Train and the warmup checkpoints write there, the
 # small files are copied up), and its files are on this disk for the tests to read.
-# `small_study_alone` runs the same search once, without sharing and with a dynamic-random
-# baseline at the sampled setting (tests/test_warmup_share.py compares the two).
+# tests/test_warmup_share.py trains its seed-0 trial again alone and compares the two.
 SMALL_TRAIN = 240
 SMALL_STUDY = ["studies/quickstart.yaml", f"data.synthetic.num_train={SMALL_TRAIN}", "data.synthetic.num_eval=60",
                "train.epochs=4", "train.max_length=40", "pruning.period_epochs=1", "pruning.reuse_train_scores=true",
@@ -51,28 +50,17 @@ class StudyRun(NamedTuple):
     console: str  # what it printed
 
 
-def _run_small_study(storage: Path, name: str, extra: list[str], uri: bool = False) -> StudyRun:
+@pytest.fixture(scope="session")
+def small_study(ray_local, tmp_path_factory) -> StudyRun:
     from raypruning.study.driver import run_study
 
     os.chdir(REPO)  # the config and its data paths are relative to the repository
+    storage = tmp_path_factory.mktemp("studies")
     printed = io.StringIO()
-    where = f"file://{storage}" if uri else str(storage)
     with contextlib.redirect_stdout(printed):
-        table = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path={where}", f"study.name={name}",
-                                           *extra])
-    return StudyRun(storage / name, table, printed.getvalue())
-
-
-@pytest.fixture(scope="session")
-def small_study(ray_local, tmp_path_factory) -> StudyRun:
-    return _run_small_study(tmp_path_factory.mktemp("studies"), "small", ["study.seeds=2", "study.trackers=[mlflow]"],
-                            uri=True)
-
-
-@pytest.fixture(scope="session")
-def small_study_alone(ray_local, tmp_path_factory) -> StudyRun:
-    return _run_small_study(tmp_path_factory.mktemp("studies"), "alone",
-                            ["study.share_warmup=false", "study.baselines=[dynamic-random]"])
+        table = run_study(SMALL_STUDY[0], [*SMALL_STUDY[1:], f"study.storage_path=file://{storage}",
+                                           "study.name=small", "study.seeds=2", "study.trackers=[mlflow]"])
+    return StudyRun(storage / "small", table, printed.getvalue())
 
 
 # Soft pruning (InfoBatch) on the quickstart's sentence-classification variant with 2 workers:

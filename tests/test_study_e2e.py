@@ -72,17 +72,6 @@ def test_trials_table(small_study):
 
 
 @pytest.mark.slow
-def test_a_baseline_runs_at_the_sampled_setting(small_study_alone):
-    df = small_study_alone.table
-    (trial,) = df[df["method"] == "dynamic"].itertuples()
-    (baseline,) = df[df["method"] == "dynamic-random"].itertuples()
-    assert (baseline.keep_fraction, baseline.warmup_epochs) == (trial.keep_fraction, trial.warmup_epochs)
-    assert baseline.examples_trained == trial.examples_trained and not baseline.is_reference
-    stored = pd.read_parquet(small_study_alone.folder / "trials.parquet")
-    assert sorted(stored["method"].unique()) == ["dynamic", "dynamic-random", "full-epochs", "reference"]
-
-
-@pytest.mark.slow
 def test_optuna_storage_and_tensorboard(small_study):
     folder = small_study.folder
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{folder / 'optuna.db'}")

@@ -1,5 +1,5 @@
-"""A real two-node Ray cluster on this machine: a submitted study whose trials spread over both
-nodes, and its pruned trial's run against the same run on one node.
+"""A real two-node Ray cluster on this machine: a submitted study whose trials (a baseline's
+too) spread over both nodes, and its pruned trial's run against the same run on one node.
 
 The cluster (tests/cluster_helpers.py) is a head node and a worker node started
 with ``ray start --block`` on loopback. Where Ray Train's workers ran is read
@@ -36,7 +36,7 @@ def test_submitted_study_completes_on_two_nodes(two_node_study, capsys):
                                             f"{out(study.submitted)}"
     assert "SUCCEEDED" in study.submitted.stdout
     df = _searched(study.folder)
-    assert len(df) == 2, df  # 1 sampled + the reference
+    assert sorted(df["method"]) == ["dynamic", "dynamic-random", "reference"], df  # 1 sampled, its baseline
     assert int(df["is_reference"].sum()) == 1
     assert all(math.isfinite(s) for s in df["score"]), df["score"]
     assert all(math.isfinite(t) and t > 0 for t in df["total_time_s"]), df["total_time_s"]
@@ -50,9 +50,21 @@ def test_submitted_study_completes_on_two_nodes(two_node_study, capsys):
     # Every trial's worker group spans both nodes: each placement group holds one worker per node.
     assert len(study.nodes) == 2, study.nodes
     by_pg = nodes_by_group(study.new_actors)
-    assert len(by_pg) >= 2, f"expected a worker group per trial, got {by_pg}"
+    assert len(by_pg) >= 3, f"expected a worker group per trial, got {by_pg}"
     for pg, where in by_pg.items():
         assert where == study.nodes, f"placement group {pg}: RayTrainWorkers on {where}, cluster nodes {study.nodes}"
+
+
+def test_a_baseline_runs_at_the_sampled_setting(two_node_study):
+    """study.baselines: after the search, a second experiment runs dynamic-random pruning at the
+    pruned trial's setting, with the same examples trained."""
+    df = _searched(two_node_study.folder)
+    (trial,) = df[df["method"] == "dynamic"].itertuples()
+    (baseline,) = df[df["method"] == "dynamic-random"].itertuples()
+    assert (baseline.keep_fraction, baseline.warmup_epochs) == (trial.keep_fraction, trial.warmup_epochs)
+    assert baseline.examples_trained == trial.examples_trained and not baseline.is_reference
+    stored = pd.read_parquet(two_node_study.folder / "trials.parquet")
+    assert sorted(stored["method"].unique()) == ["dynamic", "dynamic-random", "full-epochs", "reference"]
 
 
 def test_spread_run_matches_single_node(two_node_study):
@@ -61,7 +73,7 @@ def test_spread_run_matches_single_node(two_node_study):
     study = two_node_study
     assert study.submitted.returncode == 0, out(study.submitted)
     df = _searched(study.folder)
-    (trial_id,) = df.loc[~df["is_reference"], "trial_id"]
+    (trial_id,) = df.loc[df["method"] == "dynamic", "trial_id"]
     a = pd.read_parquet(find_checkpoint(study.folder / "runs" / f"trial-{trial_id}") / SCORES_FILE)
     b = pd.read_parquet(study.local / "scores.parquet")
     assert list(a.columns) == list(b.columns)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_TRAIN
+from conftest import REPO, SMALL_STUDY, SMALL_TRAIN
 
 from raypruning import keys as K
 from raypruning.config import load_config
@@ -31,10 +31,10 @@ BASE = ["data.synthetic.num_train=240", "data.synthetic.num_eval=60", "train.epo
         "train.max_length=40", "pruning.warmup_epochs=2", "pruning.period_epochs=1", "pruning.keep_fraction=0.5"]
 
 
-def _last_checkpoint(study: Path, run_name: str) -> tuple[dict, dict[int, list[int]]]:
-    """A study run's summary and its kept ids per event, from the last checkpoint it kept
-    (run_name: its folder under runs/, trial-ID or trial-ID-seedN)."""
-    folder = find_checkpoint(study / "runs" / run_name)
+def _last_checkpoint(run: Path) -> tuple[dict, dict[int, list[int]]]:
+    """A run's summary and its kept ids per event, from the last checkpoint it kept (run: a
+    study's runs/trial-ID[-seedN] or the output folder of `run_training`)."""
+    folder = find_checkpoint(run)
     scores = pd.read_parquet(folder / SCORES_FILE)
     kept = {int(e): sorted(g.loc[g["kept"], "example_id"]) for e, g in scores.groupby("event")}
     return json.loads((folder / SUMMARY_FILE).read_text()), kept
@@ -104,29 +104,35 @@ def test_a_published_warmup_is_found_whole_read_back_and_removed(tmp_path, where
     remove_warmups(root)  # already gone: nothing to say
 
 
+@pytest.fixture(scope="module")
+def trial_alone(small_study, tmp_path_factory) -> tuple[pd.Series, Path]:
+    """The session's small study's seed-0 pruning trial (its row) and the same trial trained
+    alone, outside any study (its `run_training` output folder)."""
+    from raypruning.run import run_training
+
+    shared = small_study.table[small_study.table[K.SEED] == 0]
+    (row,) = (r for _, r in shared.iterrows() if r[K.METHOD] == "dynamic")
+    setting = [f"pruning.warmup_epochs={int(row[K.WARMUP])}", f"pruning.keep_fraction={float(row[K.KEEP])!r}"]
+    out = tmp_path_factory.mktemp("alone")
+    run_training(load_config(REPO / SMALL_STUDY[0], [*SMALL_STUDY[1:], *setting]), out)
+    return row, out
+
+
 @pytest.mark.slow
-def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_study, small_study_alone):
+def test_a_shared_study_trial_ends_as_the_same_trial_alone_for_less(small_study, trial_alone):
     """The session's small study (tests/conftest.py: warmup 2 of 4 epochs with reused
-    training-pass scores, warmup sharing on) against the same search without sharing: its seed-0
-    trial, branched from the reference's warmup checkpoint, reuses the training-pass scores the
+    training-pass scores, warmup sharing on) against its seed-0 trial trained alone: the trial,
+    branched from the reference's warmup checkpoint, reuses the training-pass scores the
     reference kept for it, ends with the kept ids, per-epoch scores and examples trained of the
     trial alone, and its cost leaves out the warmup it did not train. The shared study is stored
     at a URI, so its warmup checkpoints went up to storage and came back down to the trial."""
-    alone_folder = small_study_alone.folder
-    alone = small_study_alone.table.set_index(K.TRIAL_ID)
+    row, alone_folder = trial_alone
     # The shared study is at a file:// URI (conftest.py): its warmups went through object storage.
     assert "warmup sharing: the reference keeps its state after epoch(s) 2 in file://" in small_study.console
     assert "full-data runs of training and scoring" in small_study.console
-    shared = small_study.table[small_study.table[K.SEED] == 0].set_index(K.TRIAL_ID)
-    (trial_id,) = shared.index[shared[K.METHOD] == "dynamic"]
-    row = shared.loc[trial_id]
-    (twin_id,) = alone.index[(alone[K.METHOD] == "dynamic") & (alone[K.WARMUP] == row[K.WARMUP])
-                             & (alone[K.KEEP] == row[K.KEEP])]
-    twin = alone.loc[twin_id]
-    assert row[K.SCORE] == twin[K.SCORE] and row[K.EXAMPLES_TRAINED] == twin[K.EXAMPLES_TRAINED]
-
-    branched, branched_kept = _last_checkpoint(small_study.folder, f"trial-{trial_id}-seed0")
-    single, single_kept = _last_checkpoint(alone_folder, f"trial-{twin_id}")
+    branched, branched_kept = _last_checkpoint(small_study.folder / "runs" / f"trial-{row[K.TRIAL_ID]}-seed0")
+    single, single_kept = _last_checkpoint(alone_folder)
+    assert row[K.SCORE] == single[K.SCORE] and row[K.EXAMPLES_TRAINED] == single[K.EXAMPLES_TRAINED]
     assert branched_kept == single_kept and len(single_kept) == 4 - int(row[K.WARMUP])
     assert [h[K.EPOCH] for h in branched[K.HISTORY]] == [1, 2, 3, 4]
     assert [h[K.SCORE] for h in branched[K.HISTORY]] == [h[K.SCORE] for h in single[K.HISTORY]]
@@ -139,13 +145,12 @@ def test_a_shared_study_finds_the_scores_of_the_same_study_alone_for_less(small_
     assert rescored == [e["rescored"] for e in single[K.PRUNING_EVENTS]] == [MIN_CALIBRATION,
                                                                             left_out + MIN_CALIBRATION]
     # The standalone cost keeps the reference's warmup epochs (and the scores it kept for the trial,
-    # a few milliseconds); cost_s counts only what came after.
-    (reference_id,) = shared.index[shared[K.IS_REFERENCE]]
-    reference, _ = _last_checkpoint(small_study.folder, f"trial-{reference_id}-seed0")
+    # a few milliseconds); cost_s counts only what came after. A run alone spends what it costs.
+    shared = small_study.table[small_study.table[K.SEED] == 0]
+    (reference_id,) = shared.loc[shared[K.IS_REFERENCE], K.TRIAL_ID]
+    reference, _ = _last_checkpoint(small_study.folder / "runs" / f"trial-{reference_id}-seed0")
     warmup_cost = reference[K.HISTORY][int(row[K.WARMUP]) - 1][K.TOTAL_TIME]
     assert warmup_cost <= row[K.TOTAL_TIME] - row[K.COST] == pytest.approx(warmup_cost, rel=0.2)
     assert 0 < row[K.COST] < row[K.TOTAL_TIME]
-    assert twin[K.COST] == pytest.approx(twin[K.TOTAL_TIME])
-    meta = json.loads((alone_folder / "study.json").read_text())
-    assert meta[K.COST_FULL_RUNS] == pytest.approx(meta[K.COST_FULL_RUNS_STANDALONE])
+    assert single[K.COST] == pytest.approx(single[K.TOTAL_TIME])
     assert not (small_study.folder / "warmup").exists()  # removed once every trial is done
