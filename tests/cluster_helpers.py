@@ -21,7 +21,6 @@ on the cluster, and kills its worker node under a run.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -47,20 +46,6 @@ STUDY_TIMEOUT_S = 900
 TWO_WORKER_RUN = ["studies/quickstart.yaml", "data.synthetic.num_train=480", "data.synthetic.num_eval=60",
                   "train.epochs=4", "train.max_length=40", "pruning.keep_fraction=0.5",
                   "pruning.warmup_epochs=1", "scaling.num_workers=2", "scaling.cpus_per_worker=1"]
-
-# Run in a subprocess so that this test process's own Ray settings (a local
-# instance may have switched it to token auth) do not leak into the query.
-STATE_SCRIPT = """
-import json, sys
-from ray.util.state import list_actors, list_nodes
-address = sys.argv[1]
-nodes = [n.node_id for n in list_nodes(address=address, limit=1000) if n.state == "ALIVE"]
-actors = [{"actor_id": a.actor_id, "node_id": a.node_id, "pg": a.placement_group_id, "job_id": a.job_id,
-           "state": a.state}
-          for a in list_actors(address=address, filters=[("class_name", "=", "RayTrainWorker")], detail=True,
-                               limit=10000, raise_on_missing_output=False)]
-print("STATE " + json.dumps({"nodes": nodes, "actors": actors}))
-"""
 
 
 # ---------------------------------------------------------------- ports and processes
@@ -199,12 +184,24 @@ class Cluster:
     procs: dict = field(default_factory=dict)  # "head" / "worker" -> the `ray start --block` process
 
     def state(self) -> dict:
-        """Alive node ids and every RayTrainWorker actor (dead ones too) with its node and placement group."""
-        result = subprocess.run([sys.executable, "-c", STATE_SCRIPT, self.dashboard], env=self.env,
-                                capture_output=True, text=True, timeout=120, check=False)
-        line = next((ln for ln in result.stdout.splitlines() if ln.startswith("STATE ")), None)
-        assert result.returncode == 0 and line, f"state query failed:\n{out(result)}"
-        return json.loads(line[len("STATE "):])
+        """Alive node ids and every RayTrainWorker actor (dead ones too) with its node and placement
+        group, from the state API's HTTP endpoints (a Ray client in this process could pick up the
+        local instance's settings, and one in a subprocess costs seconds of imports per query)."""
+        nodes = [n["node_id"] for n in self._listing("nodes") if n["state"] == "ALIVE"]
+        actors = [{"actor_id": a["actor_id"], "node_id": a["node_id"], "pg": a["placement_group_id"],
+                   "job_id": a["job_id"], "state": a["state"]}
+                  for a in self._listing("actors", detail="true", filter_keys="class_name", filter_predicates="=",
+                                         filter_values="RayTrainWorker")]
+        return {"nodes": nodes, "actors": actors}
+
+    def _listing(self, resource: str, **params: str) -> list[dict]:
+        import requests
+
+        response = requests.get(f"{self.dashboard}/api/v0/{resource}", params={"limit": 10000, "timeout": 60, **params},
+                                timeout=120)
+        body = response.json() if "json" in response.headers.get("Content-Type", "") else {}
+        assert response.status_code == 200 and body.get("result"), f"state query failed: {response.text[:2000]}"
+        return body["data"]["result"]["result"]
 
     def kill_worker_node(self) -> None:
         """SIGKILL the worker node: its `ray start`, raylet, agents and workers (its own session and temp dir)."""
@@ -235,7 +232,7 @@ def wait_until(what: str, ready, procs: list[subprocess.Popen], logs: list[Path]
         if time.monotonic() > deadline:
             raise RuntimeError(f"no {what} within {START_TIMEOUT_S} s (last: {last}):\n"
                                + "\n".join(tail(lg) for lg in logs))
-        time.sleep(2.0)
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
