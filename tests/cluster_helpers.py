@@ -259,7 +259,12 @@ def cluster():
     # trial) finds its cluster through the state API; with several Ray instances on one
     # machine and no address in its environment it fails and the placement groups of
     # finished trials stay reserved, starving the next trial. Point it at this cluster.
-    node_env = {**env, "RAY_API_SERVER_ADDRESS": dashboard}
+    # The killed-node test waits for the head to declare the worker node dead before the run
+    # can restart: Ray checks a node every 3 s and gives up after 5 misses. A SIGKILLed raylet
+    # refuses the check at once, so 3 misses 1 s apart say the same sooner; a live but busy one
+    # still has each check's 10 s to answer.
+    node_env = {**env, "RAY_API_SERVER_ADDRESS": dashboard, "RAY_health_check_period_ms": "1000",
+                "RAY_health_check_failure_threshold": "3"}
     logs = [root / "head.log", root / "worker.log"]
     c = Cluster(gcs=gcs, dashboard=dashboard, env=env, root=root)
     try:
