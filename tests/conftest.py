@@ -1,5 +1,5 @@
 """Shared fixtures: one local Ray instance per test session, the real-data folder, the small
-study two modules read, the soft-pruning run two modules read, and the two-node cluster
+study two modules read, the soft-pruning run three modules read, and the two-node cluster
 (tests/cluster_helpers.py)."""
 
 import contextlib
