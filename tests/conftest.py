@@ -75,6 +75,11 @@ SOFT_RUN = ["studies/quickstart.yaml", "data.synthetic.task=sentence", f"data.sy
             "scaling.cpus_per_worker=1"]
 
 
+def kept_ids_by_event(scores: pd.DataFrame) -> dict[int, list[int]]:
+    """A run's scores.parquet as the sorted example ids kept at each pruning event (epoch)."""
+    return {int(e): sorted(g.loc[g["kept"], "example_id"]) for e, g in scores.groupby("event")}
+
+
 class TrainedRun(NamedTuple):
     folder: Path  # what `raypruning train --output` writes
     summary: dict

@@ -32,7 +32,7 @@ import pytest
 
 from cluster_helpers import (RAYPRUNING, REPO, Cluster, kill_sessions, nodes_by_group, out, ray_env, session_of,
                              tail)
-from conftest import SOFT_EPOCHS, SOFT_RUN
+from conftest import SOFT_EPOCHS, SOFT_RUN, kept_ids_by_event
 from raypruning import keys as K
 from raypruning.cli import main
 from raypruning.errors import InputError
@@ -466,13 +466,10 @@ def test_killed_worker_node_run_matches_the_unkilled_run(cluster, soft_run, tmp_
     summary = json.loads((output / "summary.json").read_text())
     assert summary["restarts"] == 1, f"the run ended without a restart:\n{tail(log, 80)}"
     assert [h[K.EPOCH] for h in summary["history"]] == list(range(1, SOFT_EPOCHS + 1))  # none lost or repeated
-    got = pd.read_parquet(output / "scores.parquet")
-    want = pd.read_parquet(soft_run.folder / "scores.parquet")
-    assert sorted(got["event"].unique()) == sorted(want["event"].unique()) == list(range(SOFT_EPOCHS))
-    for event in range(SOFT_EPOCHS):
-        kept_got = sorted(got.query("event == @event and kept")["example_id"])
-        kept_want = sorted(want.query("event == @event and kept")["example_id"])
-        assert kept_got == kept_want and kept_got, f"event {event}"
+    got = kept_ids_by_event(pd.read_parquet(output / "scores.parquet"))
+    want = kept_ids_by_event(pd.read_parquet(soft_run.folder / "scores.parquet"))
+    assert sorted(want) == list(range(SOFT_EPOCHS)) and all(want.values())
+    assert got == want
     unkilled = soft_run.summary
     assert summary[K.SCORE] == pytest.approx(unkilled[K.SCORE])
     assert summary[K.EXAMPLES_TRAINED] == unkilled[K.EXAMPLES_TRAINED]

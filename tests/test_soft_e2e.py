@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SOFT_EPOCHS, SOFT_TRAIN
+from conftest import SOFT_EPOCHS, SOFT_TRAIN, kept_ids_by_event
 from raypruning import keys as K
 
 pytestmark = pytest.mark.slow  # Ray Train runs
@@ -20,14 +20,10 @@ def soft(soft_run):
     return soft_run.summary, pd.read_parquet(soft_run.folder / "scores.parquet")
 
 
-def _kept_per_epoch(scores: pd.DataFrame) -> dict[int, list[int]]:
-    return {int(e): sorted(g.loc[g["kept"], "example_id"]) for e, g in scores.groupby("event")}
-
-
 def test_examples_trained_are_the_recorded_selections_and_the_ideal(soft):
     summary, scores = soft
     assert sorted(scores["event"].unique()) == list(range(EPOCHS)) and len(scores) == EPOCHS * N_TRAIN
-    kept = {e: len(ids) for e, ids in _kept_per_epoch(scores).items()}
+    kept = {e: len(ids) for e, ids in kept_ids_by_event(scores).items()}
     assert kept[0] == N_TRAIN and kept[EPOCHS - 1] == N_TRAIN  # no scores yet; annealing
     assert all(kept[e] < N_TRAIN for e in range(1, EPOCHS - 1))
     assert summary[K.EXAMPLES_TRAINED] == sum(kept.values())

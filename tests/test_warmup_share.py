@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, SMALL_STUDY, SMALL_TRAIN
+from conftest import REPO, SMALL_STUDY, SMALL_TRAIN, kept_ids_by_event
 
 from raypruning import keys as K
 from raypruning.config import load_config
@@ -36,8 +36,7 @@ def _last_checkpoint(run: Path) -> tuple[dict, dict[int, list[int]]]:
     study's runs/trial-ID[-seedN] or the output folder of `run_training`)."""
     folder = find_checkpoint(run)
     scores = pd.read_parquet(folder / SCORES_FILE)
-    kept = {int(e): sorted(g.loc[g["kept"], "example_id"]) for e, g in scores.groupby("event")}
-    return json.loads((folder / SUMMARY_FILE).read_text()), kept
+    return json.loads((folder / SUMMARY_FILE).read_text()), kept_ids_by_event(scores)
 
 
 def test_which_trials_may_branch():
