@@ -35,6 +35,8 @@ The score target is judged on the mean over seeds once the seeds section ran.
     python benchmarks/loop_overhead.py --sections padding,overhead
     python benchmarks/loop_overhead.py --quick --json         # synthetic task, tiny model: under 2 minutes
     python benchmarks/loop_overhead.py --sections seeds --seeds 1,2 --update   # add seeds to the record
+    python benchmarks/loop_overhead.py --sections seeds --seeds 5,6,7,8 --update --merge-seeds A.json,B.json
+        # take seeds run by other invocations (each its own --out, e.g. two at once on one Ray cluster)
 
 Writes benchmarks/results/loop_overhead.json (``--quick``: loop_overhead_quick.json,
 or ``--out``); ``--json`` also prints it. ``--update`` keeps the sections of the
@@ -302,6 +304,23 @@ def seeds_section(s: Setting, seeds: list[int], batching: dict | None, recorded:
             "target_score_points": TARGET_SCORE_POINTS, "met": abs(mean) <= TARGET_SCORE_POINTS}
 
 
+def merged_seeds(recorded: dict | None, files: list[Path], dataset: str) -> dict | None:
+    """The seeds section's recorded runs together with those of other output files (``--merge-seeds``).
+    A seed recorded twice must hold the same runs: two invocations disagreeing is an error, not a choice."""
+    runs = dict((recorded or {}).get("runs", {}))
+    for path in files:
+        if not path.is_file():
+            raise SystemExit(f"--merge-seeds: {path} is not a file")
+        other = json.loads(path.read_text())
+        if other.get("dataset") != dataset:
+            raise SystemExit(f"--merge-seeds: {path} holds {other.get('dataset')!r}, not {dataset!r}")
+        for seed, pair in (other.get("seeds") or {}).get("runs", {}).items():
+            if seed in runs and runs[seed] != pair:
+                raise SystemExit(f"--merge-seeds: seed {seed} of {path} differs from the one already recorded")
+            runs[seed] = pair
+    return {"runs": runs} if runs else recorded
+
+
 def budget_section(s: Setting, reference: dict) -> dict:
     rows = []
     for keep in BUDGET_KEEPS:
@@ -328,6 +347,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="1,2", help="train.seed values of the seeds section (default 1,2)")
     ap.add_argument("--update", action="store_true",
                     help="keep the sections of the existing output file that this invocation does not run")
+    ap.add_argument("--merge-seeds", default="",
+                    help="comma list of other output files of this dataset: their seeds section's runs count as "
+                         "recorded (seeds run by other invocations), so only seeds in none of them run")
     ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     ap.add_argument("--json", action="store_true", help="also print the result as JSON")
     ap.add_argument("--out", type=Path, default=None, help="output JSON (default benchmarks/results/...)")
@@ -376,7 +398,9 @@ def main(argv=None) -> int:
     if "batching" in sections:
         result["batching"] = batching_section(s)
     if "seeds" in sections:
-        result["seeds"] = seeds_section(s, seeds, result.get("batching"), result.get("seeds"))
+        recorded = merged_seeds(result.get("seeds"), [Path(f) for f in args.merge_seeds.split(",") if f.strip()],
+                                s.name)
+        result["seeds"] = seeds_section(s, seeds, result.get("batching"), recorded)
     if "budget" in sections:
         result["budget"] = budget_section(s, result["batching"]["runs"]["length"])
     elapsed = time.perf_counter() - start

@@ -90,6 +90,25 @@ def test_update_keeps_the_sections_it_does_not_run(tmp_path, capsys):
     assert result["updates"][0]["sections"] == ["padding"]
 
 
+def test_merge_seeds_takes_other_invocations_runs(tmp_path):
+    """Seeds run by two invocations at once (each its own --out) count as recorded; a seed both
+    recorded with other runs, or a file of another dataset, is an error."""
+    bench = _benchmark()
+    pair = {b: {"score": 80.0, "test_score": 70.0} for b in ("random", "length")}
+    other = dict(pair, length={"score": 81.0, "test_score": 70.0})
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_text(json.dumps({"dataset": "atis", "seeds": {"runs": {"0": pair, "5": pair}}}))
+    b.write_text(json.dumps({"dataset": "atis", "seeds": {"runs": {"0": pair, "7": other}}}))
+    c.write_text(json.dumps({"dataset": "snips", "seeds": {"runs": {"8": pair}}}))
+    merged = bench.merged_seeds({"runs": {"0": pair}}, [a, b], "atis")
+    assert merged == {"runs": {"0": pair, "5": pair, "7": other}}
+    b.write_text(json.dumps({"dataset": "atis", "seeds": {"runs": {"5": other}}}))
+    with pytest.raises(SystemExit, match="seed 5 of .*b.json differs"):
+        bench.merged_seeds({"runs": {"0": pair}}, [a, b], "atis")
+    with pytest.raises(SystemExit, match="holds 'snips', not 'atis'"):
+        bench.merged_seeds(None, [c], "atis")
+
+
 def test_seeds_need_a_batching_pair(tmp_path):
     with pytest.raises(SystemExit, match="seeds extends the batching"):
         _benchmark().main(["--quick", "--sections", "seeds", "--out", str(tmp_path / "lo.json")])
