@@ -18,9 +18,10 @@ Four sections (``--sections``, default all), each a question about the loop:
   difference.
 - ``seeds``: the batching section's pair again at each of ``--seeds`` (train.seed);
   with the batching section's own pair (seed 0) and, with ``--update``, the seeds
-  already recorded, the score difference's mean and spread over seeds, which one pair cannot give (validation curves move by a few
-  points between epochs). Its times are kept but the time target stays the
-  batching section's.
+  already recorded (and with ``--merge-seeds``, those of other output files), the
+  score difference's mean and spread over seeds, which one pair cannot give
+  (validation curves move by a few points between epochs). Its times are kept
+  but the time target stays the batching section's.
 - ``budget``: dynamic EL2N with ``pruning.budget=tokens`` at keep 0.5 and 0.2
   (tau = 1, T = 1); each run's training time over the length-grouped
   full-data run's (the ``batching`` section's, so run both) against its ideal

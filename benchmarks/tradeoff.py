@@ -29,6 +29,12 @@ each epoch (data.eval_split=validation) and the test split once after its last
 epoch (data.test_split=test); the full-data reference scores test after every
 epoch as well. Rows report the test score; validation scores sit beside them.
 
+A record of several seeds can span invocations: each seed's runs (its
+reference and every method) are written to <out>/seeds/<dataset>-seed<k>.json
+once they have all finished, and --resume reuses those whose settings match,
+running only the seeds that have none (seed_chunks.py). An interrupted seed runs
+again whole, so the runs a time ratio compares always come from one invocation.
+
 Writes <out>/<dataset>.json: a list of rows, one per (method, keep fraction),
 with the test score (mean and spread over seeds), score_delta (test, against
 the same seed's reference, averaged), val_score_delta, time_saving,
@@ -64,6 +70,8 @@ Examples:
     python benchmarks/tradeoff.py --quick                                   # CI smoke: keep 0.5 and 0.2, 1 seed
     python benchmarks/tradeoff.py --datasets atis --seeds 0 --keep 0.5 --epochs 4   # a shorter look
     python benchmarks/tradeoff.py --datasets atis,snips,sst2 --period 2     # the issue 17 record (hours of CPU)
+    python benchmarks/tradeoff.py --datasets atis --seeds 0 --resume        # one seed a session, then
+    python benchmarks/tradeoff.py --datasets atis --seeds 0,1,2 --resume    # ... the rest, and all rows
     python benchmarks/tradeoff.py --datasets atis,snips,sst2 --gpu --model roberta-base
 
 After the runs it redraws <out>/tradeoff.png and, when writing to
@@ -83,6 +91,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DEFAULT_DATA_ROOT, RESULTS, command_line, machine_info, mean_std,  # noqa: E402
                     run_one, slim, start_ray)
 from equal_cost import EpochCurve, equal_cost, mean_curve  # noqa: E402
+from seed_chunks import SeedChunk, chunk_settings, job_key, load_chunk, now, save_chunk  # noqa: E402
 
 JOINT_DATASETS = ("atis", "snips")
 ALL_DATASETS = ("atis", "snips", "sst2", "synthetic")
@@ -185,30 +194,54 @@ def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
                f"scaling.use_gpu={'true' if args.gpu else 'false'}"])
     jobs = plan(args)
     runs: dict[tuple[str, float], dict[int, dict]] = {job: {} for job in jobs}
+    repeats: dict[int, dict] = {}
+
+    def overrides_of(seed, job):
+        method, keep = ("full", 1.0) if job == REPEAT else job
+        return base + [f"train.seed={seed}"] + method_overrides(method, keep, args.warmup, args.period,
+                                                                el2n_options(args), args.explore)
+
+    # The data folder is this machine's: chunks and rows record it as a placeholder.
+    shown_base = [o.replace(str(args.data_root), "<data-root>") for o in base]
+    settings = chunk_settings(shown_base, {job_key(*job): overrides_of(0, job)[len(base) + 1:] for job in jobs},
+                              args.bracket)
+    chunks: dict[int, SeedChunk] = {}
+    for seed in args.seeds:
+        chunk = load_chunk(args.out, dataset, seed, settings) if args.resume else None
+        if chunk is not None:
+            chunks[seed] = chunk
+            for job in jobs:
+                runs[job][seed] = chunk.runs[job_key(*job)]
+            if chunk.repeat is not None:
+                repeats[seed] = chunk.repeat
+            print(f"[{dataset} seed {seed}] finished at {chunk.finished_at}: its runs are reused", flush=True)
     schedule = []
-    for i, seed in enumerate(args.seeds):
+    for seed in args.seeds:
+        if seed in chunks:
+            continue
         if args.bracket:
             # The reference runs first and last; the pruned runs in between rotate per seed.
             others = jobs[1:]
-            shift = i % len(others)
+            shift = seed % len(others)
             order = [jobs[0]] + others[shift:] + others[:shift] + [REPEAT]
         else:
-            shift = i % len(jobs)  # rotate the order per seed: no method always runs first or last
+            shift = seed % len(jobs)  # rotate the order per seed: no method always runs first or last
             order = jobs[shift:] + jobs[:shift]
         for job in order:
             schedule.append((seed, job))
-    repeats: dict[int, dict] = {}
+    left = {seed: sum(1 for s, _ in schedule if s == seed) for seed in args.seeds}
+    started: dict[int, str] = {}
 
     def store(seed, job, s):
         if job == REPEAT:
             repeats[seed] = slim(s)
         else:
             runs[job][seed] = slim(s)
-
-    def overrides_of(seed, job):
-        method, keep = ("full", 1.0) if job == REPEAT else job
-        return base + [f"train.seed={seed}"] + method_overrides(method, keep, args.warmup, args.period,
-                                                                el2n_options(args), args.explore)
+        left[seed] -= 1
+        if left[seed] == 0:  # the seed's last run: its chunk is whole
+            chunks[seed] = SeedChunk(dataset, seed, settings, {job_key(*j): runs[j][seed] for j in jobs},
+                                     repeats.get(seed), command_line(), machine, started[seed], now())
+            print(f"[{dataset} seed {seed}] all runs finished: wrote {save_chunk(args.out, chunks[seed])}", flush=True)
 
     def log(seed, job, s):
         if job == REPEAT:
@@ -221,6 +254,7 @@ def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
 
     if args.parallel <= 1:
         for seed, job in schedule:
+            started.setdefault(seed, now())
             s = run_one(overrides_of(seed, job))
             log(seed, job, s)
             store(seed, job, s)
@@ -233,13 +267,14 @@ def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
         while queue or pending:
             while queue and len(pending) < args.parallel:
                 seed, job = queue.pop(0)
+                started.setdefault(seed, now())
                 pending[remote.remote(overrides_of(seed, job))] = (seed, job)
             done, _ = ray.wait(list(pending), num_returns=1)
             seed, job = pending.pop(done[0])
             s = ray.get(done[0])
             log(seed, job, s)
             store(seed, job, s)
-    return make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats)
+    return make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats, chunks)
 
 
 def el2n_options(args) -> tuple[str, ...]:
@@ -353,7 +388,7 @@ def method_settings(args, method: str, keep: float) -> dict:
     }
 
 
-def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) -> list[dict]:
+def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None, chunks=None) -> list[dict]:
     ref, drift = references(runs, repeats or {})
     first = runs[("full", 1.0)]
     curves = reference_curves(ref, first, "test_score_by_epoch")
@@ -391,6 +426,10 @@ def make_rows(args, dataset, epochs, base, jobs, runs, machine, repeats=None) ->
             # Second full-data run / first one (total_time_s): how much the machine drifted during the
             # invocation (1.0 = steady). Only with --bracket.
             "reference_drift": drift or None,
+            # When and by which command each seed ran (its chunk: every run of a seed in one invocation).
+            "seed_runs": {str(s): {"command": c.command, "started_at": c.started_at, "finished_at": c.finished_at,
+                                   "load_avg_1m_at_start": c.machine.get("load_avg_1m_at_start")}
+                          for s, c in sorted((chunks or {}).items())},
         })
         for name in JOINT_METRICS:
             vals = [per[s]["metrics"].get(name) for s in seeds if name in per[s]["metrics"]]
@@ -444,6 +483,10 @@ def parse_args(argv=None):
     ap.add_argument("--gpu", action="store_true", help="paper scale on a GPU (see above)")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default benchmarks/results; benchmarks/results/quick with --quick)")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse the seeds that an earlier invocation with the same settings finished "
+                         "(<out>/seeds/<dataset>-seed<k>.json) and run only the others; a seed is kept only "
+                         "once all its runs finished, so an interrupted seed runs again whole")
     ap.add_argument("--no-report", action="store_true", help="do not redraw the plot nor regenerate RESULTS.md")
     ap.add_argument("--verbose", action="store_true", help="show the Ray workers' logs")
     args = ap.parse_args(argv)
