@@ -165,7 +165,7 @@ def bare_loop(cfg, data: Encoded) -> dict:
     from raypruning.data.schema import JOINT, REGRESSION
     from raypruning.evaluation import evaluate
     from raypruning.models import build_model
-    from raypruning.scoring import Precision
+    from raypruning.scoring import Precision, slot_loss_mode
     from raypruning.seeds import SeedStream, derive_seed, generator
 
     device = torch.device("cuda" if cfg.scaling.use_gpu else "cpu")
@@ -182,6 +182,12 @@ def bare_loop(cfg, data: Encoded) -> dict:
 
     def tensor(values, dtype=torch.long):
         return torch.as_tensor(values, dtype=dtype).to(device, non_blocking=True)
+    # train.slot_loss=epoch: a batch's slot loss over its examples times the mean labelled slot tokens
+    # per training example (every example trains every epoch here), as the Ray loop divides it.
+    slots_per_example = None
+    if task.kind == JOINT and slot_loss_mode(t.slot_loss, t.batching) == "epoch":
+        slots_per_example = max(float(np.mean([sum(1 for v in r["slot_labels"] if v != -100)
+                                               for r in data.train_rows])), 1.0)
     cycles, score = [], None
     for epoch in range(t.epochs):
         start = time.perf_counter()
@@ -204,8 +210,13 @@ def bare_loop(cfg, data: Encoded) -> dict:
                 loss = F.cross_entropy(out["logits"].float(), tensor(labels))
                 if task.kind == JOINT:
                     slots = tensor(_pad(rows, "slot_labels", global_batch.width, -100))
-                    loss = 0.5 * loss + 0.5 * F.cross_entropy(out["slot_logits"].float().flatten(0, 1),
-                                                              slots.flatten(), ignore_index=-100)
+                    if slots_per_example is None:
+                        slot_loss = F.cross_entropy(out["slot_logits"].float().flatten(0, 1), slots.flatten(),
+                                                    ignore_index=-100)
+                    else:
+                        slot_loss = F.cross_entropy(out["slot_logits"].float().flatten(0, 1), slots.flatten(),
+                                                    ignore_index=-100, reduction="sum") / (slots_per_example * len(rows))
+                    loss = 0.5 * loss + 0.5 * slot_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), t.max_grad_norm)
