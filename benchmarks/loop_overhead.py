@@ -102,15 +102,31 @@ def padding_section(cfg) -> dict:
     from raypruning.batching import padding_share, plan_batches
     from raypruning.seeds import SeedStream, generator
 
-    lengths = _encoded(cfg).lengths
+    from raypruning.data.schema import JOINT
+
+    data = _encoded(cfg)
+    lengths = data.lengths
     ids = np.arange(len(lengths))
+    slots = (np.array([sum(1 for v in r["slot_labels"] if v != -100) for r in data.train_rows])
+             if data.task.kind == JOINT else None)
     out = {"num_examples": len(ids), "mean_length": float(lengths.mean()), "max_length": int(lengths.max())}
     for batching in ("random", "length"):
-        shares = [padding_share(plan_batches(ids, lengths, cfg.train.batch_size, 1,
-                                             generator(cfg.train.seed, SeedStream.BATCHES, epoch), batching), lengths)
-                  for epoch in range(3)]
-        out[f"padding_share_{batching}"] = median(shares)
+        plans = [plan_batches(ids, lengths, cfg.train.batch_size, 1, generator(cfg.train.seed, SeedStream.BATCHES,
+                                                                                epoch), batching)
+                 for epoch in range(3)]
+        out[f"padding_share_{batching}"] = median([padding_share(plan, lengths) for plan in plans])
+        if slots is not None:
+            out[f"slot_weight_spread_{batching}"] = median([slot_weight_spread(plan, slots) for plan in plans])
     return out
+
+
+def slot_weight_spread(plan, slots: np.ndarray) -> float:
+    """How unequally the batch mean (train.slot_loss=batch) weighs slot tokens: each labelled token
+    weighs 1 / the labelled tokens of its batch; the 90th percentile of those weights over the
+    10th, over every labelled token of the epoch. train.slot_loss=epoch weighs them all the same."""
+    counts = [int(slots[b.ids].sum()) for b in plan]
+    weights = np.concatenate([np.full(n, 1.0 / n) for n in counts if n])
+    return float(np.percentile(weights, 90) / np.percentile(weights, 10))
 
 
 # ---- the bare loop
@@ -434,6 +450,9 @@ def print_summary(result: dict, out: Path) -> None:
     if "padding" in result:
         p = result["padding"]
         lines.append(f"  padding share: random {p['padding_share_random']:.3f}, length {p['padding_share_length']:.3f}")
+        if "slot_weight_spread_length" in p:
+            lines.append(f"  slot-token weight spread of the batch mean (p90 / p10): random "
+                         f"{p['slot_weight_spread_random']:.2f}, length {p['slot_weight_spread_length']:.2f}")
     if "overhead" in result:
         o = result["overhead"]
         lines.append(f"  Ray / bare examples/s: {o['ray_share_median']:.3f} (median of {len(o['pairs'])}; "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -88,6 +89,16 @@ def test_update_keeps_the_sections_it_does_not_run(tmp_path, capsys):
     assert result["overhead"]["ray_share_median"] == 0.99 and "padding" in result
     assert result["command"] == "python benchmarks/loop_overhead.py --quick"
     assert result["updates"][0]["sections"] == ["padding"]
+
+
+def test_slot_weight_spread_of_the_batch_mean():
+    """A batch of 2 slot tokens gives each 1/2, one of 8 gives each 1/8: over the 10 tokens the
+    90th percentile weight is 1/2 and the 10th 1/8."""
+    from raypruning.batching import GlobalBatch
+
+    plan = [GlobalBatch(np.array([0, 1]), 4), GlobalBatch(np.array([2, 3]), 9)]
+    assert _benchmark().slot_weight_spread(plan, np.array([1, 1, 4, 4])) == pytest.approx(4.0)
+    assert _benchmark().slot_weight_spread(plan, np.array([2, 2, 2, 2])) == pytest.approx(1.0)
 
 
 def test_merge_seeds_takes_other_invocations_runs(tmp_path):
