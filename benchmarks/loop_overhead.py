@@ -181,7 +181,7 @@ def bare_loop(cfg, data: Encoded) -> dict:
     from raypruning.data.schema import JOINT, REGRESSION
     from raypruning.evaluation import evaluate
     from raypruning.models import build_model
-    from raypruning.scoring import Precision, slot_loss_mode
+    from raypruning.scoring import Precision
     from raypruning.seeds import SeedStream, derive_seed, generator
 
     device = torch.device("cuda" if cfg.scaling.use_gpu else "cpu")
@@ -201,7 +201,7 @@ def bare_loop(cfg, data: Encoded) -> dict:
     # train.slot_loss=epoch: a batch's slot loss over its examples times the mean labelled slot tokens
     # per training example (every example trains every epoch here), as the Ray loop divides it.
     slots_per_example = None
-    if task.kind == JOINT and slot_loss_mode(t.slot_loss, t.batching) == "epoch":
+    if task.kind == JOINT and t.slot_loss == "epoch":
         slots_per_example = max(float(np.mean([sum(1 for v in r["slot_labels"] if v != -100)
                                                for r in data.train_rows])), 1.0)
     cycles, score = [], None

@@ -102,10 +102,10 @@ class TrainConfig:
     # What a joint task's slot loss is averaged over. batch: the batch's labelled slot tokens
     # (the paper's mean cross-entropy). epoch: the batch's examples times the mean labelled
     # tokens per example of the epoch's training set, so every slot token weighs the same
-    # whatever batch it lands in. auto: epoch with length-grouped batches (a batch of short
-    # utterances would otherwise give each of its tokens several times the weight a batch of
-    # long ones gives), batch with random batches (where the two agree on average).
-    slot_loss: str = "auto"
+    # whatever batch it lands in. With length-grouped batches the batch mean gives a short
+    # utterance's tokens several times the weight of a long one's; with random batches the
+    # two agree on average.
+    slot_loss: str = "batch"
     # Epochs between checkpoints; the last epoch and every epoch just before a pruning event
     # checkpoint regardless. Every epoch is reported either way.
     checkpoint_every: int = 1

@@ -40,8 +40,7 @@ from raypruning.pruning_event import PruningEvent, run_event
 from raypruning.run_state import MODEL_FILE, OPTIMIZER_FILE, SUMMARY_FILE, RunState
 from raypruning.schedule import PruningSchedule
 from raypruning.score_table import Worker, all_reduce_scores
-from raypruning.scoring import (FORWARD_SCORES, Examples, Precision, batch_scores, correct, slot_loss_mode,
-                                training_loss)
+from raypruning.scoring import FORWARD_SCORES, Examples, Precision, batch_scores, correct, training_loss
 from raypruning.seeds import SeedStream, derive_seed, generator
 from raypruning.soft import SoftSelection, update_table
 
@@ -303,7 +302,7 @@ class Recipe:
         """With train.slot_loss=epoch on a joint task, the mean labelled slot tokens of the epoch's
         examples: a batch's slot loss is divided by its examples times this, not by its own tokens."""
         slots = self.train_set.slot_tokens
-        if slots is None or slot_loss_mode(self.cfg.train.slot_loss, self.cfg.train.batching) != "epoch":
+        if slots is None or self.cfg.train.slot_loss != "epoch":
             return None
         return max(float(slots[kept].mean()), 1.0)
 

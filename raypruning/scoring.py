@@ -33,13 +33,6 @@ FORWARD_SCORES = ("el2n", "loss", "grand")  # scores computed from one forward p
 REGRESSION_TOLERANCE = 0.5
 
 
-def slot_loss_mode(slot_loss: str, batching: str) -> str:
-    """train.slot_loss resolved: auto is epoch with length-grouped batches, batch with random ones."""
-    if slot_loss != "auto":
-        return slot_loss
-    return "epoch" if batching == "length" else "batch"
-
-
 def training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor | None = None,
                   slot_tokens: float | None = None) -> torch.Tensor:
     """The mean loss a training step minimises (joint: 0.5 CE_intent + 0.5 CE_slot).

@@ -7,7 +7,7 @@ import torch
 
 from raypruning.data.schema import CLASSIFICATION, JOINT, REGRESSION
 from raypruning.scoring import (IGNORE, Examples, batch_scores, correct, el2n, grand, per_example_loss,
-                                slot_loss_mode, training_loss)
+                                training_loss)
 
 
 def _probs_to_logits(p):
@@ -67,11 +67,6 @@ def test_slot_loss_over_a_fixed_token_count(joint_batch):
         # The batch's own labelled count (2) gives back the mean.
         assert training_loss(outputs, batch, JOINT, weights, slot_tokens=2.0).item() == pytest.approx(
             training_loss(outputs, batch, JOINT).item(), abs=1e-6)
-
-
-def test_slot_loss_auto_follows_the_batching():
-    assert slot_loss_mode("auto", "length") == "epoch" and slot_loss_mode("auto", "random") == "batch"
-    assert slot_loss_mode("batch", "length") == "batch" and slot_loss_mode("epoch", "random") == "epoch"
 
 
 def test_examples_count_each_rows_labelled_slot_tokens():
