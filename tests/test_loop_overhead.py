@@ -92,6 +92,34 @@ def test_update_keeps_the_sections_it_does_not_run(tmp_path, capsys):
     assert result["updates"][0]["sections"] == ["padding"]
 
 
+def test_slot_loss_section_compares_with_the_seeds_pairs(monkeypatch):
+    """Only the length-grouped run with slot_loss=epoch runs (seeds already recorded are reused),
+    and each is compared with the random and batch-mean length runs of its own seed."""
+    bench = _benchmark()
+    ran = []
+
+    def fake_run(s, extra, label):
+        assert "train.slot_loss=epoch" in extra and "train.batching=length" in extra
+        seed = int(next(x for x in extra if x.startswith("train.seed="))[len("train.seed="):])
+        ran.append(seed)
+        return {"score": 88.0 + seed, "test_score": 84.0}
+
+    monkeypatch.setattr(bench, "_run", fake_run)
+    args = type("Args", (), {"quick": True, "gpu": False})()
+    pairs = {"runs": {str(seed): {"random": {"score": 88.0, "test_score": 85.0},
+                                  "length": {"score": 87.0, "test_score": 84.5}} for seed in (0, 1, 2)}}
+    recorded = {"runs": {"0": {"score": 88.5, "test_score": 85.0}}}
+    section = bench.slot_loss_section(bench.setting(args), [0, 1, 2], pairs, recorded)
+    assert ran == [1, 2]
+    assert section["score_delta_vs_random"]["per_seed"] == {"0": 0.5, "1": 1.0, "2": 2.0}
+    assert section["score_delta_vs_random"]["mean"] == pytest.approx(3.5 / 3)
+    assert section["score_delta_vs_batch_mean"]["mean"] == pytest.approx(3.5 / 3 + 1)
+    assert section["test_score_delta_vs_random"]["mean"] == pytest.approx(-2 / 3)
+    assert section["met"] is False
+    with pytest.raises(SystemExit, match=r"seeds \[5\] have no random / length pair"):
+        bench.slot_loss_section(bench.setting(args), [0, 5], pairs, recorded)
+
+
 def test_slot_weight_spread_of_the_batch_mean():
     """A batch of 2 slot tokens gives each 1/2, one of 8 gives each 1/8: over the 10 tokens the
     90th percentile weight is 1/2 and the 10th 1/8."""
