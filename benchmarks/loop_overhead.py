@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """What the training loop costs, measured in one invocation.
 
-Four sections (``--sections``, default all), each a question about the loop:
+Sections (``--sections``, default all but ``slot_loss``), each a question about the loop:
 
 - ``padding``: the share of the token slots of the training batches that is
   padding, with random and with length-grouped batches (the planner's batches
@@ -22,6 +22,11 @@ Four sections (``--sections``, default all), each a question about the loop:
   score difference's mean and spread over seeds, which one pair cannot give
   (validation curves move by a few points between epochs). Its times are kept
   but the time target stays the batching section's.
+- ``slot_loss`` (only when named): the length-grouped full-data run again at each of
+  ``--seeds``, with ``train.slot_loss=epoch`` (each slot token weighs the same in
+  every batch), against the seeds section's random-batch and length-grouped runs of
+  the same seed; the padding section measures how unequal the batch mean's
+  slot-token weights are.
 - ``budget``: dynamic EL2N with ``pruning.budget=tokens`` at keep 0.5 and 0.2
   (tau = 1, T = 1); each run's training time over the length-grouped
   full-data run's (the ``batching`` section's, so run both) against its ideal
@@ -38,6 +43,7 @@ The score target is judged on the mean over seeds once the seeds section ran.
     python benchmarks/loop_overhead.py --sections seeds --seeds 1,2 --update   # add seeds to the record
     python benchmarks/loop_overhead.py --sections seeds --seeds 5,6,7,8 --update --merge-seeds A.json,B.json
         # take seeds run by other invocations (each its own --out, e.g. two at once on one Ray cluster)
+    python benchmarks/loop_overhead.py --sections slot_loss --seeds 0,1,2,3,4 --update   # slot_loss=epoch
 
 Writes benchmarks/results/loop_overhead.json (``--quick``: loop_overhead_quick.json,
 or ``--out``); ``--json`` also prints it. ``--update`` keeps the sections of the
@@ -59,7 +65,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_DATA_ROOT, RESULTS, command_line, machine_info, median, run_one, start_ray  # noqa: E402
 
-SECTIONS = ("padding", "overhead", "batching", "seeds", "budget")
+SECTIONS = ("padding", "overhead", "batching", "seeds", "slot_loss", "budget")
+DEFAULT_SECTIONS = ("padding", "overhead", "batching", "seeds", "budget")  # slot_loss: only when asked
 BUDGET_KEEPS = (0.5, 0.2)
 TARGET_BATCHING_TIME, TARGET_SCORE_POINTS = 0.65, 0.5
 TARGET_RAY_SHARE = 0.95
@@ -102,15 +109,31 @@ def padding_section(cfg) -> dict:
     from raypruning.batching import padding_share, plan_batches
     from raypruning.seeds import SeedStream, generator
 
-    lengths = _encoded(cfg).lengths
+    from raypruning.data.schema import JOINT
+
+    data = _encoded(cfg)
+    lengths = data.lengths
     ids = np.arange(len(lengths))
+    slots = (np.array([sum(1 for v in r["slot_labels"] if v != -100) for r in data.train_rows])
+             if data.task.kind == JOINT else None)
     out = {"num_examples": len(ids), "mean_length": float(lengths.mean()), "max_length": int(lengths.max())}
     for batching in ("random", "length"):
-        shares = [padding_share(plan_batches(ids, lengths, cfg.train.batch_size, 1,
-                                             generator(cfg.train.seed, SeedStream.BATCHES, epoch), batching), lengths)
-                  for epoch in range(3)]
-        out[f"padding_share_{batching}"] = median(shares)
+        plans = [plan_batches(ids, lengths, cfg.train.batch_size, 1, generator(cfg.train.seed, SeedStream.BATCHES,
+                                                                                epoch), batching)
+                 for epoch in range(3)]
+        out[f"padding_share_{batching}"] = median([padding_share(plan, lengths) for plan in plans])
+        if slots is not None:
+            out[f"slot_weight_spread_{batching}"] = median([slot_weight_spread(plan, slots) for plan in plans])
     return out
+
+
+def slot_weight_spread(plan, slots: np.ndarray) -> float:
+    """How unequally the batch mean (train.slot_loss=batch) weighs slot tokens: each labelled token
+    weighs 1 / the labelled tokens of its batch; the 90th percentile of those weights over the
+    10th, over every labelled token of the epoch. train.slot_loss=epoch weighs them all the same."""
+    counts = [int(slots[b.ids].sum()) for b in plan]
+    weights = np.concatenate([np.full(n, 1.0 / n) for n in counts if n])
+    return float(np.percentile(weights, 90) / np.percentile(weights, 10))
 
 
 # ---- the bare loop
@@ -182,6 +205,12 @@ def bare_loop(cfg, data: Encoded) -> dict:
 
     def tensor(values, dtype=torch.long):
         return torch.as_tensor(values, dtype=dtype).to(device, non_blocking=True)
+    # train.slot_loss=epoch: a batch's slot loss over its examples times the mean labelled slot tokens
+    # per training example (every example trains every epoch here), as the Ray loop divides it.
+    slots_per_example = None
+    if task.kind == JOINT and t.slot_loss == "epoch":
+        slots_per_example = max(float(np.mean([sum(1 for v in r["slot_labels"] if v != -100)
+                                               for r in data.train_rows])), 1.0)
     cycles, score = [], None
     for epoch in range(t.epochs):
         start = time.perf_counter()
@@ -204,8 +233,13 @@ def bare_loop(cfg, data: Encoded) -> dict:
                 loss = F.cross_entropy(out["logits"].float(), tensor(labels))
                 if task.kind == JOINT:
                     slots = tensor(_pad(rows, "slot_labels", global_batch.width, -100))
-                    loss = 0.5 * loss + 0.5 * F.cross_entropy(out["slot_logits"].float().flatten(0, 1),
-                                                              slots.flatten(), ignore_index=-100)
+                    if slots_per_example is None:
+                        slot_loss = F.cross_entropy(out["slot_logits"].float().flatten(0, 1), slots.flatten(),
+                                                    ignore_index=-100)
+                    else:
+                        slot_loss = F.cross_entropy(out["slot_logits"].float().flatten(0, 1), slots.flatten(),
+                                                    ignore_index=-100, reduction="sum") / (slots_per_example * len(rows))
+                    loss = 0.5 * loss + 0.5 * slot_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), t.max_grad_norm)
@@ -305,8 +339,41 @@ def seeds_section(s: Setting, seeds: list[int], batching: dict | None, recorded:
             "target_score_points": TARGET_SCORE_POINTS, "met": abs(mean) <= TARGET_SCORE_POINTS}
 
 
-def merged_seeds(recorded: dict | None, files: list[Path], dataset: str) -> dict | None:
-    """The seeds section's recorded runs together with those of other output files (``--merge-seeds``).
+def slot_loss_section(s: Setting, seeds: list[int], pairs: dict | None, recorded: dict | None) -> dict:
+    """Length-grouped full-data runs with train.slot_loss=epoch at each seed, against the seeds
+    section's runs of the same seed: its random-batch run (which the option would not change:
+    random batches keep the batch mean) and its length-grouped run with the batch mean."""
+    pairs = {int(seed): runs for seed, runs in (pairs or {}).get("runs", {}).items()}
+    runs = {int(seed): run for seed, run in (recorded or {}).get("runs", {}).items()}
+    missing = sorted(set(seeds) - set(pairs))
+    if missing:
+        raise SystemExit(f"--sections slot_loss: seeds {missing} have no random / length pair in the seeds "
+                         f"section; run them there first")
+    for seed in seeds:
+        if seed not in runs:
+            runs[seed] = _run(s, ["pruning.mode=full", "train.batching=length", "train.slot_loss=epoch",
+                                  f"train.seed={seed}"], f"seed {seed}: full, length batches, slot_loss=epoch")
+
+    def deltas(arm: str, key: str) -> dict:
+        return {seed: run[key] - pairs[seed][arm][key] for seed, run in sorted(runs.items())
+                if run.get(key) is not None and pairs[seed][arm].get(key) is not None}
+
+    def summary(d: dict) -> dict:
+        values = list(d.values())
+        return {"per_seed": {str(k): v for k, v in d.items()}, "mean": float(np.mean(values)) if values else None,
+                "std": float(np.std(values, ddof=1)) if len(values) > 1 else None}
+
+    against_random = summary(deltas("random", "score"))
+    return {"seeds": sorted(runs), "runs": {str(k): v for k, v in sorted(runs.items())},
+            "score_delta_vs_random": against_random, "test_score_delta_vs_random": summary(deltas("random", "test_score")),
+            "score_delta_vs_batch_mean": summary(deltas("length", "score")),
+            "test_score_delta_vs_batch_mean": summary(deltas("length", "test_score")),
+            "target_score_points": TARGET_SCORE_POINTS,
+            "met": against_random["mean"] is not None and abs(against_random["mean"]) <= TARGET_SCORE_POINTS}
+
+
+def merged_seeds(recorded: dict | None, files: list[Path], dataset: str, section: str = "seeds") -> dict | None:
+    """A per-seed section's recorded runs together with those of other output files (``--merge-seeds``).
     A seed recorded twice must hold the same runs: two invocations disagreeing is an error, not a choice."""
     runs = dict((recorded or {}).get("runs", {}))
     for path in files:
@@ -315,7 +382,7 @@ def merged_seeds(recorded: dict | None, files: list[Path], dataset: str) -> dict
         other = json.loads(path.read_text())
         if other.get("dataset") != dataset:
             raise SystemExit(f"--merge-seeds: {path} holds {other.get('dataset')!r}, not {dataset!r}")
-        for seed, pair in (other.get("seeds") or {}).get("runs", {}).items():
+        for seed, pair in (other.get(section) or {}).get("runs", {}).items():
             if seed in runs and runs[seed] != pair:
                 raise SystemExit(f"--merge-seeds: seed {seed} of {path} differs from the one already recorded")
             runs[seed] = pair
@@ -338,7 +405,8 @@ def budget_section(s: Setting, reference: dict) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    ap.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
+                    help=f"comma list of {', '.join(SECTIONS)} (default {', '.join(DEFAULT_SECTIONS)})")
     ap.add_argument("--quick", action="store_true", help="synthetic task, tiny model (a smoke run)")
     ap.add_argument("--repeats", type=int, default=3, help="Ray / bare pairs of the overhead section (default 3)")
     ap.add_argument("--epochs", type=int, default=10, help="E of the batching and budget runs (default 10)")
@@ -392,7 +460,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     if "padding" in sections:
         result["padding"] = padding_section(load_config(None, list(s.overrides)))
-    if {"overhead", "batching", "seeds", "budget"} & set(sections):
+    if {"overhead", "batching", "seeds", "slot_loss", "budget"} & set(sections):
         start_ray(num_cpus=None)
     if "overhead" in sections:
         result["overhead"] = overhead_section(args, s)
@@ -402,6 +470,10 @@ def main(argv=None) -> int:
         recorded = merged_seeds(result.get("seeds"), [Path(f) for f in args.merge_seeds.split(",") if f.strip()],
                                 s.name)
         result["seeds"] = seeds_section(s, seeds, result.get("batching"), recorded)
+    if "slot_loss" in sections:
+        recorded = merged_seeds(result.get("slot_loss"), [Path(f) for f in args.merge_seeds.split(",") if f.strip()],
+                                s.name, "slot_loss")
+        result["slot_loss"] = slot_loss_section(s, seeds, result.get("seeds"), recorded)
     if "budget" in sections:
         result["budget"] = budget_section(s, result["batching"]["runs"]["length"])
     elapsed = time.perf_counter() - start
@@ -423,6 +495,9 @@ def print_summary(result: dict, out: Path) -> None:
     if "padding" in result:
         p = result["padding"]
         lines.append(f"  padding share: random {p['padding_share_random']:.3f}, length {p['padding_share_length']:.3f}")
+        if "slot_weight_spread_length" in p:
+            lines.append(f"  slot-token weight spread of the batch mean (p90 / p10): random "
+                         f"{p['slot_weight_spread_random']:.2f}, length {p['slot_weight_spread_length']:.2f}")
     if "overhead" in result:
         o = result["overhead"]
         lines.append(f"  Ray / bare examples/s: {o['ray_share_median']:.3f} (median of {len(o['pairs'])}; "
@@ -437,6 +512,16 @@ def print_summary(result: dict, out: Path) -> None:
         spread = f" +- {d['score_delta_std']:.2f}" if d["score_delta_std"] is not None else ""
         lines.append(f"  length - random score over seeds {d['seeds']}: {d['score_delta_mean']:+.2f}{spread} points "
                      f"(within {TARGET_SCORE_POINTS}: {'MET' if d['met'] else 'NOT MET'})")
+    if "slot_loss" in result:
+        d = result["slot_loss"]
+
+        def shown(x):
+            spread = f" +- {x['std']:.2f}" if x["std"] is not None else ""
+            return f"{x['mean']:+.2f}{spread}"
+        lines.append(f"  length with slot_loss=epoch over seeds {d['seeds']}: {shown(d['score_delta_vs_random'])} "
+                     f"points against random (test {shown(d['test_score_delta_vs_random'])}), "
+                     f"{shown(d['score_delta_vs_batch_mean'])} against the batch mean "
+                     f"(within {TARGET_SCORE_POINTS} of random: {'MET' if d['met'] else 'NOT MET'})")
     if "budget" in result:
         for r in result["budget"]["rows"]:
             lines.append(f"  token budget {r['keep_fraction']}: realised {r['realised_train_fraction']:.3f} vs "

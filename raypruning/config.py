@@ -31,7 +31,7 @@ from raypruning.search_space import RANGE_KINDS
 # field comments below and for the modules that read them from the config.
 from raypruning.validate import (BATCHINGS, BUDGETS, DATA_FORMATS, EVAL_SPLITS, JOINT_COMBINE,  # noqa: F401
                                  LR_SCHEDULES, PLACEMENT_STRATEGIES, PRECISIONS, PRUNING_MODES, SAMPLERS,
-                                 SCORES, SMOOTHING, SYNTHETIC_TASKS, Problem, covered, raise_problems, run_problems, study_problems)
+                                 SCORES, SLOT_LOSSES, SMOOTHING, SYNTHETIC_TASKS, Problem, covered, raise_problems, run_problems, study_problems)
 
 # Keys of DataConfig that only one family of formats reads; an override of
 # data.format resets the ones the new format does not use.
@@ -99,6 +99,13 @@ class TrainConfig:
     # length: batches of similar length (shuffle, sort 50-batch mega-batches by length, shuffle
     # the batches), little padding; random: shuffled batches
     batching: str = "length"
+    # What a joint task's slot loss is averaged over. batch: the batch's labelled slot tokens
+    # (the paper's mean cross-entropy). epoch: the batch's examples times the mean labelled
+    # tokens per example of the epoch's training set, so every slot token weighs the same
+    # whatever batch it lands in. With length-grouped batches the batch mean gives a short
+    # utterance's tokens several times the weight of a long one's; with random batches the
+    # two agree on average.
+    slot_loss: str = "batch"
     # Epochs between checkpoints; the last epoch and every epoch just before a pruning event
     # checkpoint regardless. Every epoch is reported either way.
     checkpoint_every: int = 1

@@ -274,6 +274,7 @@ class Recipe:
         # Every rank draws the same plan and trains its slice of each global batch.
         plan = plan_batches(kept, self.train_set.lengths, cfg.train.batch_size, worker.world_size,
                             generator(cfg.train.seed, SeedStream.BATCHES, epoch), cfg.train.batching)
+        slots_per_example = self._slot_tokens_per_example(kept)
         # Everything per step stays on the device (loss sum, ids, correctness, scores) and is read
         # once after the epoch, so the host never waits for a step to finish.
         steps, scoring = StepTimer(worker.device), StepTimer(worker.device)
@@ -283,7 +284,8 @@ class Recipe:
             batch = self.train_set.batch(global_batch.shard(worker.rank, worker.world_size), worker.device,
                                          width=global_batch.width)
             with steps.section():
-                outputs, loss = self._step(batch)
+                outputs, loss = self._step(batch, None if slots_per_example is None
+                                           else slots_per_example * len(batch["id"]))
             total_loss += loss.detach()
             if track_correct or track_scores:
                 seen_ids.append(batch["id"])
@@ -296,11 +298,20 @@ class Recipe:
         return TrainedEpoch(float(total_loss) / max(1, len(plan)), steps.total(), scoring.total(),
                             _joined(seen_ids), _joined(seen_correct), _joined(seen_scores))
 
-    def _step(self, batch: dict) -> tuple[dict, torch.Tensor]:
-        """One optimizer step on a batch. Returns the model outputs and the loss."""
+    def _slot_tokens_per_example(self, kept: np.ndarray) -> float | None:
+        """With train.slot_loss=epoch on a joint task, the mean labelled slot tokens of the epoch's
+        examples: a batch's slot loss is divided by its examples times this, not by its own tokens."""
+        slots = self.train_set.slot_tokens
+        if slots is None or self.cfg.train.slot_loss != "epoch":
+            return None
+        return max(float(slots[kept].mean()), 1.0)
+
+    def _step(self, batch: dict, slot_tokens: float | None = None) -> tuple[dict, torch.Tensor]:
+        """One optimizer step on a batch. Returns the model outputs and the loss.
+        slot_tokens: the slot loss's denominator (None: the batch's labelled slot tokens)."""
         with self.precision.autocast(self.worker.device):
             outputs = self.model(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-            loss = training_loss(outputs, batch, self.train_set.kind, self._loss_weights(batch))
+            loss = training_loss(outputs, batch, self.train_set.kind, self._loss_weights(batch), slot_tokens)
         self.optimizer.zero_grad(set_to_none=True)
         self.grad_scaler.scale(loss).backward()
         if self.cfg.train.max_grad_norm > 0:

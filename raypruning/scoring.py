@@ -33,15 +33,19 @@ FORWARD_SCORES = ("el2n", "loss", "grand")  # scores computed from one forward p
 REGRESSION_TOLERANCE = 0.5
 
 
-def training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+def training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor | None = None,
+                  slot_tokens: float | None = None) -> torch.Tensor:
     """The mean loss a training step minimises (joint: 0.5 CE_intent + 0.5 CE_slot).
 
     ``weights`` (one per example, soft pruning's rescaling) multiply each example's
     loss, and on joint tasks each of its slot tokens' losses; the means keep their
     denominators (examples, labelled slot tokens), so weights of 1 change nothing.
+    ``slot_tokens`` replaces the slot mean's denominator (the batch's labelled slot
+    tokens) with a count that does not depend on which examples share the batch
+    (``train.slot_loss=epoch``: the batch's examples times the epoch's mean).
     """
     if weights is not None:
-        return _weighted_training_loss(outputs, batch, kind, weights)
+        return _weighted_training_loss(outputs, batch, kind, weights, slot_tokens)
     logits = outputs["logits"]
     if kind == REGRESSION:
         return F.mse_loss(logits.float().view(-1), batch["label"].float())
@@ -49,11 +53,16 @@ def training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor |
     if kind != JOINT:
         return intent
     slot_logits = outputs["slot_logits"].float()
-    slot = F.cross_entropy(slot_logits.flatten(0, 1), batch["slot_labels"].flatten(), ignore_index=IGNORE)
+    if slot_tokens is None:
+        slot = F.cross_entropy(slot_logits.flatten(0, 1), batch["slot_labels"].flatten(), ignore_index=IGNORE)
+    else:
+        slot = F.cross_entropy(slot_logits.flatten(0, 1), batch["slot_labels"].flatten(), ignore_index=IGNORE,
+                               reduction="sum") / slot_tokens
     return 0.5 * intent + 0.5 * slot
 
 
-def _weighted_training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor) -> torch.Tensor:
+def _weighted_training_loss(outputs: dict, batch: dict, kind: str, weights: torch.Tensor,
+                            slot_tokens: float | None = None) -> torch.Tensor:
     logits = outputs["logits"]
     weights = weights.float()
     if kind == REGRESSION:
@@ -64,7 +73,7 @@ def _weighted_training_loss(outputs: dict, batch: dict, kind: str, weights: torc
     labels = batch["slot_labels"]
     token = F.cross_entropy(outputs["slot_logits"].float().transpose(1, 2), labels, ignore_index=IGNORE,
                             reduction="none")
-    labelled = (labels != IGNORE).sum()
+    labelled = (labels != IGNORE).sum() if slot_tokens is None else slot_tokens
     slot = (weights[:, None] * token).sum() / labelled  # ignored tokens have loss 0; NaN with none, as unweighted
     return 0.5 * intent + 0.5 * slot
 
@@ -167,10 +176,13 @@ class Examples:
     kind: str  # CLASSIFICATION, REGRESSION or JOINT
     pad_id: int
     lengths: np.ndarray  # tokens per row, from the encoded ``length`` column
+    slot_tokens: np.ndarray | None = None  # joint tasks: labelled slot tokens per row (train.slot_loss=epoch)
 
     @classmethod
     def of(cls, rows: list[dict], kind: str, pad_id: int) -> "Examples":
-        return cls(rows, kind, pad_id, np.array([r["length"] for r in rows], dtype=np.int64))
+        slots = (np.array([sum(1 for v in r["slot_labels"] if v != IGNORE) for r in rows], dtype=np.int64)
+                 if kind == JOINT else None)
+        return cls(rows, kind, pad_id, np.array([r["length"] for r in rows], dtype=np.int64), slots)
 
     def __len__(self) -> int:
         return len(self.rows)

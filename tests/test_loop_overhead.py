@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -90,6 +92,44 @@ def test_update_keeps_the_sections_it_does_not_run(tmp_path, capsys):
     assert result["updates"][0]["sections"] == ["padding"]
 
 
+def test_slot_loss_section_compares_with_the_seeds_pairs(monkeypatch):
+    """Only the length-grouped run with slot_loss=epoch runs (seeds already recorded are reused),
+    and each is compared with the random and batch-mean length runs of its own seed."""
+    bench = _benchmark()
+    ran = []
+
+    def fake_run(s, extra, label):
+        assert "train.slot_loss=epoch" in extra and "train.batching=length" in extra
+        seed = int(next(x for x in extra if x.startswith("train.seed="))[len("train.seed="):])
+        ran.append(seed)
+        return {"score": 88.0 + seed, "test_score": 84.0}
+
+    monkeypatch.setattr(bench, "_run", fake_run)
+    args = type("Args", (), {"quick": True, "gpu": False})()
+    pairs = {"runs": {str(seed): {"random": {"score": 88.0, "test_score": 85.0},
+                                  "length": {"score": 87.0, "test_score": 84.5}} for seed in (0, 1, 2)}}
+    recorded = {"runs": {"0": {"score": 88.5, "test_score": 85.0}}}
+    section = bench.slot_loss_section(bench.setting(args), [0, 1, 2], pairs, recorded)
+    assert ran == [1, 2]
+    assert section["score_delta_vs_random"]["per_seed"] == {"0": 0.5, "1": 1.0, "2": 2.0}
+    assert section["score_delta_vs_random"]["mean"] == pytest.approx(3.5 / 3)
+    assert section["score_delta_vs_batch_mean"]["mean"] == pytest.approx(3.5 / 3 + 1)
+    assert section["test_score_delta_vs_random"]["mean"] == pytest.approx(-2 / 3)
+    assert section["met"] is False
+    with pytest.raises(SystemExit, match=r"seeds \[5\] have no random / length pair"):
+        bench.slot_loss_section(bench.setting(args), [0, 5], pairs, recorded)
+
+
+def test_slot_weight_spread_of_the_batch_mean():
+    """A batch of 2 slot tokens gives each 1/2, one of 8 gives each 1/8: over the 10 tokens the
+    90th percentile weight is 1/2 and the 10th 1/8."""
+    from raypruning.batching import GlobalBatch
+
+    plan = [GlobalBatch(np.array([0, 1]), 4), GlobalBatch(np.array([2, 3]), 9)]
+    assert _benchmark().slot_weight_spread(plan, np.array([1, 1, 4, 4])) == pytest.approx(4.0)
+    assert _benchmark().slot_weight_spread(plan, np.array([2, 2, 2, 2])) == pytest.approx(1.0)
+
+
 def test_merge_seeds_takes_other_invocations_runs(tmp_path):
     """Seeds run by two invocations at once (each its own --out) count as recorded; a seed both
     recorded with other runs, or a file of another dataset, is an error."""
@@ -138,10 +178,12 @@ def test_gpu_check_refuses_a_machine_without_gpu(tmp_path):
 @pytest.mark.timeout(300)
 def test_bare_loop_trains_what_the_ray_loop_trains(tmp_path, ray_local):
     """Same data, initialisation, batches, dropout seeds and optimizer: the same model, so the
-    examples/s ratio compares two loops doing identical work."""
+    examples/s ratio compares two loops doing identical work. The quick task is a joint one, run
+    with train.slot_loss=epoch: the two loops also divide the slot loss alike."""
     bench = _benchmark()
     args = type("Args", (), {"quick": True, "gpu": False, "repeats": 1})()
-    overhead = bench.overhead_section(args, bench.setting(args))
+    s = bench.setting(args)
+    overhead = bench.overhead_section(args, dataclasses.replace(s, overrides=(*s.overrides, "train.slot_loss=epoch")))
     pair = overhead["pairs"][0]
     assert pair["ray"]["score"] == pytest.approx(pair["bare"]["score"], abs=1e-9)
     assert len(pair["ray"]["cycles_s"]) == len(pair["bare"]["cycles_s"]) == 1

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from raypruning.data.schema import CLASSIFICATION, JOINT, REGRESSION
-from raypruning.scoring import IGNORE, batch_scores, correct, el2n, grand, per_example_loss, training_loss
+from raypruning.scoring import (IGNORE, Examples, batch_scores, correct, el2n, grand, per_example_loss,
+                                training_loss)
 
 
 def _probs_to_logits(p):
@@ -53,6 +54,25 @@ def test_joint_loss_is_half_intent_half_slot(joint_batch):
     ce_s = (-math.log(0.9) - math.log(0.5)) / 2
     assert per_example_loss(outputs, batch, JOINT).item() == pytest.approx(0.5 * ce_i + 0.5 * ce_s, abs=1e-5)
     assert training_loss(outputs, batch, JOINT).item() == pytest.approx(0.5 * ce_i + 0.5 * ce_s, abs=1e-5)
+
+
+def test_slot_loss_over_a_fixed_token_count(joint_batch):
+    """train.slot_loss=epoch: the slot cross-entropy summed over the batch's labelled tokens and
+    divided by the given count (the batch's examples times the epoch's mean), weighted or not."""
+    outputs, batch = joint_batch
+    ce_i, summed = -math.log(0.4), -math.log(0.9) - math.log(0.5)
+    for weights in (None, torch.tensor([1.0])):
+        got = training_loss(outputs, batch, JOINT, weights, slot_tokens=5.0).item()
+        assert got == pytest.approx(0.5 * ce_i + 0.5 * summed / 5.0, abs=1e-5)
+        # The batch's own labelled count (2) gives back the mean.
+        assert training_loss(outputs, batch, JOINT, weights, slot_tokens=2.0).item() == pytest.approx(
+            training_loss(outputs, batch, JOINT).item(), abs=1e-6)
+
+
+def test_examples_count_each_rows_labelled_slot_tokens():
+    rows = [{"length": 4, "slot_labels": [IGNORE, 0, IGNORE, 1]}, {"length": 3, "slot_labels": [IGNORE, 2, IGNORE]}]
+    assert Examples.of(rows, JOINT, 0).slot_tokens.tolist() == [2, 1]
+    assert Examples.of([{"length": 2}], CLASSIFICATION, 0).slot_tokens is None
 
 
 def test_grand_is_error_norm_times_feature_norm():
