@@ -107,9 +107,8 @@ def setting(args) -> Setting:
 
 def padding_section(cfg) -> dict:
     from raypruning.batching import padding_share, plan_batches
-    from raypruning.seeds import SeedStream, generator
-
     from raypruning.data.schema import JOINT
+    from raypruning.seeds import SeedStream, generator
 
     data = _encoded(cfg)
     lengths = data.lengths
@@ -341,8 +340,8 @@ def seeds_section(s: Setting, seeds: list[int], batching: dict | None, recorded:
 
 def slot_loss_section(s: Setting, seeds: list[int], pairs: dict | None, recorded: dict | None) -> dict:
     """Length-grouped full-data runs with train.slot_loss=epoch at each seed, against the seeds
-    section's runs of the same seed: its random-batch run (which the option would not change:
-    random batches keep the batch mean) and its length-grouped run with the batch mean."""
+    section's runs of the same seed: its random-batch run (the paper's batch mean, which random
+    batches already weigh about evenly) and its length-grouped run with the batch mean."""
     pairs = {int(seed): runs for seed, runs in (pairs or {}).get("runs", {}).items()}
     runs = {int(seed): run for seed, run in (recorded or {}).get("runs", {}).items()}
     missing = sorted(set(seeds) - set(pairs))
@@ -417,8 +416,9 @@ def main(argv=None) -> int:
     ap.add_argument("--update", action="store_true",
                     help="keep the sections of the existing output file that this invocation does not run")
     ap.add_argument("--merge-seeds", default="",
-                    help="comma list of other output files of this dataset: their seeds section's runs count as "
-                         "recorded (seeds run by other invocations), so only seeds in none of them run")
+                    help="comma list of other output files of this dataset: the runs of their seeds and slot_loss "
+                         "sections count as recorded (seeds run by other invocations), so only seeds in none of "
+                         "them run")
     ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     ap.add_argument("--json", action="store_true", help="also print the result as JSON")
     ap.add_argument("--out", type=Path, default=None, help="output JSON (default benchmarks/results/...)")
@@ -466,14 +466,13 @@ def main(argv=None) -> int:
         result["overhead"] = overhead_section(args, s)
     if "batching" in sections:
         result["batching"] = batching_section(s)
+    merge = [Path(f) for f in args.merge_seeds.split(",") if f.strip()]
     if "seeds" in sections:
-        recorded = merged_seeds(result.get("seeds"), [Path(f) for f in args.merge_seeds.split(",") if f.strip()],
-                                s.name)
-        result["seeds"] = seeds_section(s, seeds, result.get("batching"), recorded)
+        result["seeds"] = seeds_section(s, seeds, result.get("batching"), merged_seeds(result.get("seeds"), merge,
+                                                                                        s.name))
     if "slot_loss" in sections:
-        recorded = merged_seeds(result.get("slot_loss"), [Path(f) for f in args.merge_seeds.split(",") if f.strip()],
-                                s.name, "slot_loss")
-        result["slot_loss"] = slot_loss_section(s, seeds, result.get("seeds"), recorded)
+        result["slot_loss"] = slot_loss_section(s, seeds, result.get("seeds"),
+                                                merged_seeds(result.get("slot_loss"), merge, s.name, "slot_loss"))
     if "budget" in sections:
         result["budget"] = budget_section(s, result["batching"]["runs"]["length"])
     elapsed = time.perf_counter() - start
