@@ -113,8 +113,7 @@ def padding_section(cfg) -> dict:
     data = _encoded(cfg)
     lengths = data.lengths
     ids = np.arange(len(lengths))
-    slots = (np.array([sum(1 for v in r["slot_labels"] if v != -100) for r in data.train_rows])
-             if data.task.kind == JOINT else None)
+    slots = data.slot_tokens if data.task.kind == JOINT else None
     out = {"num_examples": len(ids), "mean_length": float(lengths.mean()), "max_length": int(lengths.max())}
     for batching in ("random", "length"):
         plans = [plan_batches(ids, lengths, cfg.train.batch_size, 1, generator(cfg.train.seed, SeedStream.BATCHES,
@@ -148,6 +147,7 @@ class Encoded:
     train_rows: list
     eval_rows: list
     lengths: np.ndarray
+    slot_tokens: np.ndarray  # labelled slot tokens per training row (0 for tasks without slots)
 
 
 def _encoded(cfg) -> Encoded:
@@ -164,7 +164,8 @@ def _encoded(cfg) -> Encoded:
     encoded = encode_task(task, tokenizer, cfg.train.max_length)
     rows = encoded["train"].to_list()
     return Encoded(task, tokenizer.pad_token_id, len(tokenizer), rows, encoded[cfg.data.eval_split].to_list(),
-                   np.array([r["length"] for r in rows], dtype=np.int64))
+                   np.array([r["length"] for r in rows], dtype=np.int64),
+                   np.array([sum(1 for v in r.get("slot_labels", ()) if v != -100) for r in rows], dtype=np.int64))
 
 
 def _pad(rows: list, key: str, width: int, value: int):
@@ -208,8 +209,7 @@ def bare_loop(cfg, data: Encoded) -> dict:
     # per training example (every example trains every epoch here), as the Ray loop divides it.
     slots_per_example = None
     if task.kind == JOINT and t.slot_loss == "epoch":
-        slots_per_example = max(float(np.mean([sum(1 for v in r["slot_labels"] if v != -100)
-                                               for r in data.train_rows])), 1.0)
+        slots_per_example = max(float(data.slot_tokens.mean()), 1.0)
     cycles, score = [], None
     for epoch in range(t.epochs):
         start = time.perf_counter()
