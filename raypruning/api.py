@@ -41,7 +41,9 @@ def train(cfg: Config, output: str | os.PathLike, address: str | None = None) ->
 
 
 def study(cfg: Config, resume: bool = False, address: str | None = None) -> "pd.DataFrame":
-    """Run (or resume) a study of the config's search space; returns its trials table."""
+    """Run (or resume) a study of the config's search space; returns its trials table, or
+    raises `raypruning.errors.StudyIncomplete` when trials failed or were interrupted (the
+    tables on disk then hold the finished ones; resume=True runs the rest)."""
     from raypruning.study.driver import run_study
 
     return run_study(cfg, resume=resume, address=address)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from raypruning import __version__
 from raypruning.console import VERBOSE_ENV
-from raypruning.errors import InputError
+from raypruning.errors import InputError, StudyIncomplete
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -325,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StudyIncomplete as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

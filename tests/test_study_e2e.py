@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from raypruning.cli import main
+from raypruning.study.driver import incomplete
 
 REPO = Path(__file__).resolve().parents[1]
 DESIGN_COLUMNS = ["trial_id", "warmup_epochs", "period_epochs", "keep_fraction", "score", "total_time_s",
@@ -160,3 +161,21 @@ def test_bad_study_input_exits_2_and_creates_nothing(tmp_path, capsys, extra, ne
     assert code == 2 and needle in err, err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_a_failed_trial_is_named_with_its_error_and_the_resume_command(ray_local, tmp_path):
+    """A real Tune run with one trial that raises: the error counts it and quotes its exception."""
+    import ray.tune
+
+    def trainable(config):
+        if config["keep"] == 0.2:
+            raise ValueError("keep 0.2 broke")
+        ray.tune.report({"score": 1.0})
+
+    grid = ray.tune.Tuner(trainable, param_space={"keep": ray.tune.grid_search([1.0, 0.2])},
+                          run_config=ray.tune.RunConfig(storage_path=str(tmp_path), verbose=0)).fit()
+    message = str(incomplete(grid, 1, 2, "raypruning study s.yaml --resume"))
+    assert message.startswith("the study stopped with 1/2 trials done (1 failed; the first: "), message
+    assert "ValueError" in message and "keep 0.2 broke" in message, message
+    assert message.endswith("; finish it with: raypruning study s.yaml --resume") and "\n" not in message

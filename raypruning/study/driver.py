@@ -27,7 +27,7 @@ from raypruning import keys as K
 from raypruning import pareto, report
 from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
 from raypruning.console import quiet_driver_console
-from raypruning.errors import InputError
+from raypruning.errors import InputError, StudyIncomplete
 from raypruning.keys import OBJECTIVES
 from raypruning.search_space import full_key, grid_points, to_tune_space
 from raypruning.storage import StudyLocation, fetch, locate
@@ -276,7 +276,8 @@ def _make_progress_callback(location: StudyLocation, total: int, spec: TableSpec
 
 def run_study(config: str | Config, overrides: list[str] | None = None, resume: bool = False,
               address: str | None = None) -> pd.DataFrame:
-    """Run (or resume) a study and print its front. Returns the final trials table.
+    """Run (or resume) a study and print its front. Returns the final trials table; raises
+    `StudyIncomplete`, once the tables are written, when trials are left undone.
 
     config: a YAML file (with key=value overrides) or a `Config`.
 
@@ -392,15 +393,22 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
         if removed:
             print(f"[study] kept the models of study.keep_models={cfg.study.keep_models}; removed {removed} "
                   f"other run folder(s)", flush=True)
-    if done < total:
-        print(f"[study] stopped with {done}/{total} trials done; finish it with: "
-              f"raypruning study {config_path} {' '.join(overrides or [])} --resume", flush=True)
     print_outcome(folder, table, objs)
     record_cost(folder, table)
     location.push()
     if location.remote:
         print(f"study files copied to {location.remote}")
+    if done < total:
+        raise incomplete(grid, done, total, f"raypruning study {config_path} {' '.join(overrides or [])} --resume")
     return table
+
+
+def incomplete(grid, done: int, total: int, resume_command: str) -> StudyIncomplete:
+    """The error of a study that ended with trials undone: how many, why (the first failed
+    trial's error, if a trial failed rather than the study being interrupted), how to finish."""
+    failed = sum(result.error is not None for result in grid)
+    why = f" ({failed} failed; the first: {_first_error(grid)})" if failed else ""
+    return StudyIncomplete(f"the study stopped with {done}/{total} trials done{why}; finish it with: {resume_command}")
 
 
 def run_baselines(cfg: Config, location: StudyLocation, table: pd.DataFrame, trainable, resume: bool,
