@@ -99,13 +99,12 @@ class TrainConfig:
     # length: batches of similar length (shuffle, sort 50-batch mega-batches by length, shuffle
     # the batches), little padding; random: shuffled batches
     batching: str = "length"
-    # What a joint task's slot loss is averaged over. batch: the batch's labelled slot tokens
-    # (the paper's mean cross-entropy). epoch: the batch's examples times the mean labelled
-    # tokens per example of the epoch's training set, so every slot token weighs the same
-    # whatever batch it lands in. With length-grouped batches the batch mean gives a short
-    # utterance's tokens several times the weight of a long one's; with random batches the
-    # two agree on average.
-    slot_loss: str = "batch"
+    # What a joint task's slot loss is averaged over. epoch: the batch's examples times the
+    # mean labelled tokens per example of the epoch's training set, so every slot token weighs
+    # the same whatever batch it lands in. batch: the batch's labelled slot tokens (the paper's
+    # mean cross-entropy), which with length-grouped batches gives a short utterance's tokens
+    # several times the weight of a long one's; with random batches the two agree on average.
+    slot_loss: str = "epoch"
     # Epochs between checkpoints; the last epoch and every epoch just before a pruning event
     # checkpoint regardless. Every epoch is reported either way.
     checkpoint_every: int = 1
