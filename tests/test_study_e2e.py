@@ -1,7 +1,8 @@
 """A small study end to end on a local Ray instance (the session's `small_study`, tests/conftest.py),
 its queries, and bad input.
 
-An interrupted study's resume is covered by tests/test_faults.py (its driver killed with SIGKILL)."""
+An interrupted study's resume is covered by tests/test_faults.py (its driver killed with SIGKILL);
+the error of a study left incomplete, here on a real Tune run with a failed trial."""
 
 import glob
 import json

@@ -71,14 +71,18 @@ def test_scores_parquet_one_row_per_example_per_event(dynamic_run):
 
 
 def test_mislabelled_examples_rank_high_after_warmup(dynamic_run):
+    """The first event's EL2N ranks a mislabelled example above a clean one with probability (AUC)
+    at least 0.8. By chance it is 0.5 (standard deviation about 0.05 with 32 of 400 mislabelled);
+    over train.seed 0-4 this run measured 0.87-0.92. (The share of mislabelled examples in the
+    top tenth, 2.8-5.0 times the base rate over those seeds, is too noisy to test at one seed.)"""
     cfg, _, out = dynamic_run
     roles = np.array(load_task_data(cfg.data).splits["train"][:]["role"])
-    first = pd.read_parquet(out / "scores.parquet").query("event == 0").sort_values("score", ascending=False)
-    top = first["example_id"].to_numpy()[: N_TRAIN // 10]
-    base_rate = (roles == "mislabelled").mean()
-    share_in_top = (roles[top] == "mislabelled").mean()
-    # By chance a tenth of the set holds the base rate of mislabelled examples.
-    assert share_in_top >= 4 * base_rate, (share_in_top, base_rate)
+    scores = pd.read_parquet(out / "scores.parquet").query("event == 0").set_index("example_id")["score"]
+    scores = scores.sort_index().to_numpy()
+    bad = roles == "mislabelled"
+    above = scores[bad][:, None] - scores[~bad][None, :]
+    auc = (above > 0).mean() + 0.5 * (above == 0).mean()
+    assert auc >= 0.8, auc
 
 
 POLL = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
