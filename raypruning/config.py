@@ -237,6 +237,16 @@ class Config:
 # ---------------------------------------------------------------- loading
 
 
+def with_absolute_data_path(cfg: Config) -> Config:
+    """The config with a relative local data.path made absolute against this process's working
+    directory. Ray Train workers run in folders of their own, where a relative path that the
+    driver's checks found would name nothing. URLs and absolute paths are left as they are."""
+    path = cfg.data.path
+    if not path or "://" in path or Path(path).is_absolute():
+        return cfg
+    return cfg.replace(**{"data.path": str(Path(path).absolute())})
+
+
 def load_config(path: str | Path | None, overrides: list[str] | dict | None = None) -> Config:
     """Load a YAML file (or the defaults when path is None) and apply overrides."""
     source = str(path) if path is not None else "<defaults>"

@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from raypruning.config import Config
+from raypruning.config import Config, with_absolute_data_path
 from raypruning.console import ray_env_vars
 from raypruning.errors import InputError
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
@@ -178,7 +178,7 @@ def run_training(cfg: Config, output_dir: str | Path, name: str = "run", callbac
     """
     output = Path(output_dir).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(cfg, str(output / "ray"), name, callbacks)
+    trainer = build_trainer(with_absolute_data_path(cfg), str(output / "ray"), name, callbacks)
     result = trainer.fit()
     if result.error is not None:
         raise result.error

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from raypruning.config import Config, load_config
+from raypruning.config import Config, load_config, with_absolute_data_path
 from raypruning.errors import InputError
 
 
@@ -118,3 +118,13 @@ def test_share_warmup_of_a_config_built_in_python_is_checked_too():
     bad = dataclasses.replace(cfg, study=dataclasses.replace(cfg.study, share_warmup="yes"))
     problems = study_problems(bad)
     assert [p.key for p in problems] == ["study.share_warmup"] and "true or false" in problems[0].message
+
+
+def test_a_relative_data_path_is_made_absolute_for_the_workers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    made = with_absolute_data_path(load_config(None, ["data.format=jointbert", "data.path=data/atis"]))
+    assert made.data.path == str(tmp_path / "data" / "atis")
+    for kept in (str(tmp_path / "atis"), "s3://bucket/atis"):
+        cfg = load_config(None, ["data.format=jointbert", f"data.path={kept}"])
+        assert with_absolute_data_path(cfg).data.path == kept
+    assert with_absolute_data_path(load_config(None, [])).data.path is None  # synthetic: no path

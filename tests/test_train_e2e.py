@@ -102,3 +102,19 @@ def test_a_poll_interval_the_user_set_is_kept(monkeypatch):
     assert ray_train_timing()[POLL] == "3"
     monkeypatch.delenv(POLL)
     assert ray_train_timing()[POLL] == TRAIN_POLL_INTERVAL_S
+
+
+def test_a_relative_data_path_reaches_the_workers(ray_local, tmp_path, monkeypatch):
+    """data.path relative to the caller's working directory: Ray Train workers run in folders of
+    their own, so the driver hands them the path made absolute (before, they failed on it)."""
+    for split, rows in (("train", 12), ("dev", 4)):
+        folder = tmp_path / "data" / split
+        folder.mkdir(parents=True)
+        sentences = [("fly to boston", "O O B-city", "flight"), ("play some jazz", "O O B-genre", "music")]
+        for name, column in (("seq.in", 0), ("seq.out", 1), ("label", 2)):
+            (folder / name).write_text("".join(sentences[i % 2][column] + "\n" for i in range(rows)))
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(None, ["data.format=jointbert", "data.path=data", "data.test_split=null", "model.name=tiny",
+                             "train.epochs=1", "train.max_length=16", "pruning.mode=full"])
+    summary = run_training(cfg, tmp_path / "run")
+    assert summary[K.EXAMPLES_TRAINED] == 12 and 0 <= summary[K.SCORE] <= 100

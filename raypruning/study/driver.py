@@ -25,7 +25,7 @@ import pandas as pd
 
 from raypruning import keys as K
 from raypruning import pareto, report
-from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml
+from raypruning.config import Config, apply_overrides, from_dict, load_config, to_yaml, with_absolute_data_path
 from raypruning.console import quiet_driver_console
 from raypruning.errors import InputError, StudyIncomplete
 from raypruning.keys import OBJECTIVES
@@ -293,7 +293,7 @@ def run_study(config: str | Config, overrides: list[str] | None = None, resume: 
     from raypruning.run import check_resources, ensure_ray
 
     quiet_driver_console()
-    cfg = config if isinstance(config, Config) else load_config(config, overrides)
+    cfg = with_absolute_data_path(config if isinstance(config, Config) else load_config(config, overrides))
     config_path = "<python>" if isinstance(config, Config) else config
     location = locate(cfg.study.storage_path, cfg.study.name)
     folder = location.local
