@@ -58,7 +58,9 @@ budget. ATIS trains on all 4478. With --gpu every dataset is used whole.
 - synthetic: the built-in synthetic joint task (used by --quick).
 
 CPU defaults: model `minilm` (all-MiniLM-L6-v2) truncated to --layers 2
-encoder layers, lr 3e-4 constant, batch 32, max length 64, 1 Ray Train worker,
+encoder layers, lr 3e-4 constant, batch 32, max length 64, 1 Ray Train worker
+with all the machine's cores (on 2 cores a full-data ATIS epoch takes 0.73
+of its 1-core time, see results/NOTES.md),
 E = 10 epochs for ATIS and SNIPS and 6 for SST-2: chosen so that the
 full-data reference has converged by its last epoch, as in the paper (the
 rows keep each run's score by epoch). --gpu switches to the paper's scale:
@@ -82,6 +84,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -468,7 +471,9 @@ def parse_args(argv=None):
     ap.add_argument("--offset", type=float, default=0.0,
                     help="EL2N methods: pruning.offset, the top share of hardest examples skipped (default 0)")
     ap.add_argument("--workers", type=int, default=1, help="Ray Train workers per run (default 1)")
-    ap.add_argument("--cpus-per-worker", type=float, default=1.0)
+    ap.add_argument("--cpus-per-worker", type=float, default=None,
+                    help="CPUs (torch threads) per Ray Train worker (default: the machine's cores shared out "
+                         "among the workers of one run, 1 when --parallel runs several at once)")
     ap.add_argument("--parallel", type=int, default=None,
                     help="runs at once (default 1; --quick: 4). Above 1 the time ratios are NOT "
                          "measurements (runs share the cores); use it only for smoke tests")
@@ -503,6 +508,8 @@ def parse_args(argv=None):
             args.parallel = 4
     if args.parallel is None:
         args.parallel = 1
+    if args.cpus_per_worker is None:  # one run at a time uses the whole machine (2 threads: 0.73 of 1's time)
+        args.cpus_per_worker = 1.0 if args.parallel > 1 else float(max(1, (os.cpu_count() or 1) // args.workers))
     if args.bracket is None:
         args.bracket = not args.quick
     if args.gpu and args.layers is not None and args.layers < 1:
@@ -520,7 +527,6 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     machine = machine_info()
-    import os
 
     # Each run's worker reserves cpus_per_worker logical CPUs: with several runs at once, declare enough.
     need = int(args.parallel * args.workers * args.cpus_per_worker + 0.999)
