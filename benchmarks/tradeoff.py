@@ -77,7 +77,8 @@ Examples:
     python benchmarks/tradeoff.py --datasets atis,snips,sst2 --gpu --model roberta-base
 
 After the runs it redraws <out>/tradeoff.png and, when writing to
-benchmarks/results, regenerates benchmarks/RESULTS.md (write_results.py).
+benchmarks/results, regenerates benchmarks/RESULTS.md and README's trade-off
+summary (write_results.py).
 """
 
 from __future__ import annotations
@@ -549,6 +550,7 @@ def main(argv=None) -> int:
         write_results.plot(args.out, args.out / "tradeoff.png")
         if args.out.resolve() == RESULTS.resolve():
             write_results.write_markdown(RESULTS, RESULTS.parent / "RESULTS.md")
+            write_results.update_readme(RESULTS)
     return 0
 
 

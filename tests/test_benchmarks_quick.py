@@ -91,8 +91,10 @@ def test_tradeoff_quick(tmp_path):
     for goal in write_results.GOALS:
         lines = write_results.accuracy_goal_lines("synthetic", rows, goal)
         candidates = [r for r in rows if r["keep_fraction"] in goal.keeps and r["method"] != "full"]
-        met = any(r["score_delta"] >= -goal.max_drop and r["time_saving"] >= goal.min_saving
-                  for r in candidates)  # judged here, independently
+        # judged here, independently: the fastest-enough method best on validation, then its test numbers
+        fast = [r for r in candidates if r["time_saving"] >= goal.min_saving]
+        chosen = max(fast or candidates, key=lambda r: r["val_score_delta"])
+        met = chosen["score_delta"] >= -goal.max_drop and chosen["time_saving"] >= goal.min_saving
         assert _verdict(lines[0]) == met and len(lines) == 1 + len(candidates), lines
     pruned = [r for r in rows if r["method"] != "full"]
     best = max(pruned, key=lambda r: r["val_equal_cost_epochs_delta"])  # chosen on validation
