@@ -64,3 +64,17 @@ def quiet_driver_console() -> None:
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message=r"Fixed parameter .* is out of range", module="optuna")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+def silence_worker_logs() -> None:
+    """Stop echoing the Ray workers' output on this console; Ray's log files keep it. Used once a
+    study stops on a storage fault: Tune then ends its trial actors with SIGTERM, and their dying
+    words (a SystemExit traceback now and then) would follow the one line that names the cause.
+    Ray has no public switch for this after ray.init; without the private one nothing changes."""
+    if verbose():
+        return
+    try:
+        from ray._private.worker import global_worker_stdstream_dispatcher
+    except ImportError:
+        return
+    global_worker_stdstream_dispatcher.remove_handler("ray_print_logs")

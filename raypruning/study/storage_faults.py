@@ -19,6 +19,8 @@ import re
 import time
 from pathlib import Path
 
+from raypruning.console import silence_worker_logs
+
 # Errors that mean the storage, not the study, broke.
 FAULTS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
 PROBE_PERIOD_S = 0.5
@@ -71,6 +73,7 @@ class StorageWatch:
     def note(self, code: int, where: Path | None = None) -> None:
         if self.code is None:
             self.code, self.where = code, where or self.folder
+            silence_worker_logs()  # the stop's aftermath stays in Ray's logs, as Tune's does (_QuietFaults)
 
     def probe(self, force: bool = False) -> int | None:
         now = time.monotonic()
