@@ -193,13 +193,18 @@ def plan(args) -> list[tuple[str, float]]:
     return out
 
 
-def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
-    epochs = epochs_for(args, dataset)
-    base = (data_overrides(dataset, args.data_root, args.max_train, args.quick, args.gpu)
+def base_overrides(args, dataset: str) -> list[str]:
+    """The settings every run of `dataset` shares: data, model, budget and scaling (no seed, no method)."""
+    return (data_overrides(dataset, args.data_root, args.max_train, args.quick, args.gpu)
             + model_overrides(args, dataset)
-            + [f"train.epochs={epochs}", "train.batch_size=32",
+            + [f"train.epochs={epochs_for(args, dataset)}", "train.batch_size=32",
                f"scaling.num_workers={args.workers}", f"scaling.cpus_per_worker={args.cpus_per_worker}",
                f"scaling.use_gpu={'true' if args.gpu else 'false'}"])
+
+
+def run_dataset(args, dataset: str, machine: dict) -> list[dict]:
+    epochs = epochs_for(args, dataset)
+    base = base_overrides(args, dataset)
     jobs = plan(args)
     runs: dict[tuple[str, float], dict[int, dict]] = {job: {} for job in jobs}
     repeats: dict[int, dict] = {}

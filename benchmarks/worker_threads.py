@@ -33,10 +33,9 @@ def overrides(data_root: Path, cpus: int, epochs: int, seed: int) -> list[str]:
     """tradeoff.py's full-data ATIS run on CPU, with the worker's CPU count set."""
     import tradeoff
 
-    args = tradeoff.parse_args(["--datasets", "atis", "--seeds", str(seed)])
-    return (tradeoff.data_overrides("atis", data_root, None, False, False) + tradeoff.model_overrides(args, "atis")
-            + [f"train.epochs={epochs}", "train.batch_size=32", "scaling.num_workers=1",
-               f"scaling.cpus_per_worker={cpus}", "scaling.use_gpu=false", f"train.seed={seed}", "pruning.mode=full"])
+    args = tradeoff.parse_args(["--datasets", "atis", "--seeds", str(seed), "--epochs", str(epochs),
+                                "--cpus-per-worker", str(cpus), "--data-root", str(data_root)])
+    return tradeoff.base_overrides(args, "atis") + [f"train.seed={seed}", "pruning.mode=full"]
 
 
 def main(argv=None) -> int:
