@@ -422,15 +422,23 @@ def goal_section(real: dict[str, list[dict]]) -> list[str]:
         if name not in real:
             lines.append(f"- {name}: not run in this record.")
     gpu = any(r.get("gpu") for rows in real.values() for r in rows)
-    seeds = {len(rows[0]["seeds"]) for rows in real.values()}
     if not gpu:
         lines.append("- Paper scale (--gpu: all layers, 40/10 epochs, roberta-base) was not run: these are "
                      "CPU runs with a truncated MiniLM and a few epochs, so they are not comparable with the "
                      "paper's absolute numbers.")
-    if max(seeds) < 3:
-        lines.append(f"- Seeds: {max(seeds)} per configuration (not the 3 planned); no spread is "
-                     "available, and score differences of about a point are within run-to-run noise.")
-    return lines + [""]
+    return lines + seeds_caveat(real) + [""]
+
+
+def seeds_caveat(real: dict[str, list[dict]]) -> list[str]:
+    """A line naming the datasets recorded with fewer than the 3 planned seeds, and what that leaves."""
+    short = {name: len(rows[0]["seeds"]) for name, rows in real.items() if len(rows[0]["seeds"]) < 3}
+    if not short:
+        return []
+    counts = ", ".join(f"{name} {n}" for name, n in short.items())
+    spread = "; ".join(text for n, text in ((1, "with 1 seed there is no spread"),
+                                            (2, "the spread of 2 seeds is a rough guide")) if n in short.values())
+    return [f"- Seeds: {counts} (3 planned): {spread}, and score differences of about a point are within "
+            "run-to-run noise."]
 
 
 def commands_section(real: dict[str, list[dict]]) -> list[str]:

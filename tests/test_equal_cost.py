@@ -131,6 +131,18 @@ def test_equal_cost_goal_judges_on_test_the_method_chosen_on_validation():
     assert "**NOT MET** (above on 1, 1 dataset(s) short)" in lines[0] and "sst2: not run" in lines[3]
 
 
+def test_the_seeds_caveat_names_each_dataset_short_of_three_seeds():
+    real = {"atis": [_row("full", 1.0, 0.0, 0.0)], "snips": [_row("full", 1.0, 0.0, 0.0, seeds=(0, 1))],
+            "sst2": [_row("full", 1.0, 0.0, 0.0, seeds=(0,))]}
+    assert write_results.seeds_caveat(real) == [
+        "- Seeds: snips 2, sst2 1 (3 planned): with 1 seed there is no spread; the spread of 2 seeds is a rough "
+        "guide, and score differences of about a point are within run-to-run noise."]
+    del real["sst2"]
+    assert "snips 2 (3 planned): the spread of 2 seeds is a rough guide," in write_results.seeds_caveat(real)[0]
+    del real["snips"]
+    assert write_results.seeds_caveat(real) == []
+
+
 def _summary_rows() -> list[dict]:
     """ATIS rows where validation and test disagree: at keep 0.5, dynamic-el2n is better on test but
     dynamic-el2n-best on validation, so the summary must show dynamic-el2n-best's test numbers."""
