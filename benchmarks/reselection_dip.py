@@ -11,6 +11,7 @@ method_overrides), so their times are not compared and need no quiet machine.
 
     python benchmarks/reselection_dip.py                       # ATIS, keep 0.2, seeds 0-2
     python benchmarks/reselection_dip.py --methods dynamic-el2n,dynamic-el2n-best
+    python benchmarks/reselection_dip.py --summary              # the summary of the recorded file again
 """
 
 from __future__ import annotations
@@ -28,52 +29,67 @@ import tradeoff
 SEED_CHUNKS = RESULTS / "seeds"
 
 
-def recorded_curve(dataset: str, seed: int, key: str) -> list[float]:
-    """The per-epoch validation scores of one run of the record's seed chunk."""
-    chunk = json.loads((SEED_CHUNKS / f"{dataset}-seed{seed}.json").read_text())
-    return chunk["runs"][key]["score_by_epoch"]
+def recorded_runs(dataset: str, seed: int) -> dict[str, dict]:
+    """The runs of the record's seed chunk, by `method@keep`."""
+    return json.loads((SEED_CHUNKS / f"{dataset}-seed{seed}.json").read_text())["runs"]
+
+
+def print_summary(result: dict) -> None:
+    """Per method, the mean validation delta at epochs E-1 and E and the test delta, against each seed's
+    recorded full-data run, for the re-run and for the recorded runs of the same seeds."""
+    rows, tau = result["runs"], result["recorded_warmup_epochs"]
+    print("delta against the recorded full-data run (mean over seeds)")
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        recorded = [recorded_runs(result["dataset"], r["seed"]) for r in mine]
+        ref = [runs["full@1"] for runs in recorded]
+        rec = [runs[f"{method}@{r['keep_fraction']:g}"] for r, runs in zip(mine, recorded)]
+        for label, runs in ((f"tau={mine[0]['warmup_epochs']}", mine), (f"tau={tau} (recorded)", rec)):
+            def mean_delta(value):
+                return statistics.mean(value(run) - value(full) for run, full in zip(runs, ref))
+
+            before, last = (mean_delta(lambda r, i=i: r["score_by_epoch"][i]) for i in (-2, -1))
+            print(f"  {method:<18} {label:<17} validation epoch E-1 {before:+6.2f}  epoch E {last:+6.2f}"
+                  f"  test {mean_delta(lambda r: r['test_score']):+6.2f}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="atis", choices=tradeoff.JOINT_DATASETS + ("sst2",))
     ap.add_argument("--keep", type=float, default=0.2)
-    ap.add_argument("--warmup", type=int, default=2, help="tau of the re-run (the record's is 1)")
+    ap.add_argument("--warmup", type=int, default=2, help="tau of the re-run (the record's is tradeoff's default)")
     ap.add_argument("--methods", default="dynamic-el2n", help="comma list of dynamic-el2n, dynamic-el2n-best")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--out", type=Path, default=RESULTS / "reselection_dip.json")
+    ap.add_argument("--summary", action="store_true", help="print the summary of an existing --out file; no runs")
     args = ap.parse_args(argv)
+    if args.summary:
+        print_summary(json.loads(args.out.read_text()))
+        return 0
     seeds = [int(s) for s in args.seeds.split(",")]
-    methods = args.methods.split(",")
     # The record's settings, from its own parser: the same data, model, budget and period.
     rec = tradeoff.parse_args(["--datasets", args.dataset, "--period", "2", "--seeds", args.seeds])
     base = tradeoff.base_overrides(rec, args.dataset)
     start_ray(num_cpus=None, verbose=False)
     rows = []
-    for method in methods:
+    for method in args.methods.split(","):
         for seed in seeds:
-            key = f"{method}@{args.keep:g}"
             s = slim(run_one(base + [f"train.seed={seed}"] + tradeoff.method_overrides(
                 method, args.keep, args.warmup, rec.period, tradeoff.el2n_options(rec), rec.explore)))
-            reference = recorded_curve(args.dataset, seed, "full@1")[-1]
+            recorded = recorded_runs(args.dataset, seed)
             rows.append({"method": method, "keep_fraction": args.keep, "seed": seed, "warmup_epochs": args.warmup,
                          "score_by_epoch": s["score_by_epoch"], "test_score": s["test_score"],
-                         "recorded_score_by_epoch": recorded_curve(args.dataset, seed, key),
-                         "reference_score": reference})
+                         "recorded_score_by_epoch": recorded[f"{method}@{args.keep:g}"]["score_by_epoch"],
+                         "reference_score": recorded["full@1"]["score_by_epoch"][-1]})
             print(f"[{method} seed {seed}] tau={args.warmup}: last epochs "
-                  f"{[round(x, 1) for x in s['score_by_epoch'][-3:]]}, recorded tau=1 "
-                  f"{[round(x, 1) for x in rows[-1]['recorded_score_by_epoch'][-3:]]}, reference {reference:.1f}",
-                  flush=True)
-    print("\nvalidation delta against the recorded full-data run (mean over seeds)")
-    for method in methods:
-        mine = [r for r in rows if r["method"] == method]
-        for label, curve in ((f"tau={args.warmup}", "score_by_epoch"), ("tau=1 (recorded)", "recorded_score_by_epoch")):
-            last = statistics.mean(r[curve][-1] - r["reference_score"] for r in mine)
-            before = statistics.mean(r[curve][-2] - r["reference_score"] for r in mine)
-            print(f"  {method:<18} {label:<17} epoch E-1 {before:+6.2f}  epoch E {last:+6.2f}")
-    args.out.write_text(json.dumps({"command": command_line(), "dataset": args.dataset, "base": [
-        o.replace(str(rec.data_root), "<data-root>") for o in base], "machine": machine_info(), "runs": rows},
-        indent=2) + "\n")
+                  f"{[round(x, 1) for x in s['score_by_epoch'][-3:]]}, recorded tau={rec.warmup} "
+                  f"{[round(x, 1) for x in rows[-1]['recorded_score_by_epoch'][-3:]]}, "
+                  f"reference {rows[-1]['reference_score']:.1f}", flush=True)
+    result = {"command": command_line(), "dataset": args.dataset, "recorded_warmup_epochs": rec.warmup,
+              "base": [o.replace(str(rec.data_root), "<data-root>") for o in base], "machine": machine_info(),
+              "runs": rows}
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print_summary(result)
     print(f"wrote {args.out}")
     return 0
 
