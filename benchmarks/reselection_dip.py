@@ -25,13 +25,14 @@ from pathlib import Path
 from common import RESULTS, command_line, machine_info, run_one, slim, start_ray
 
 import tradeoff
+from seed_chunks import chunk_path, job_key
 
-SEED_CHUNKS = RESULTS / "seeds"
+REFERENCE = job_key("full", 1.0)
 
 
 def recorded_runs(dataset: str, seed: int) -> dict[str, dict]:
     """The runs of the record's seed chunk, by `method@keep`."""
-    return json.loads((SEED_CHUNKS / f"{dataset}-seed{seed}.json").read_text())["runs"]
+    return json.loads(chunk_path(RESULTS, dataset, seed).read_text())["runs"]
 
 
 def print_summary(result: dict) -> None:
@@ -42,8 +43,8 @@ def print_summary(result: dict) -> None:
     for method in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == method]
         recorded = [recorded_runs(result["dataset"], r["seed"]) for r in mine]
-        ref = [runs["full@1"] for runs in recorded]
-        rec = [runs[f"{method}@{r['keep_fraction']:g}"] for r, runs in zip(mine, recorded)]
+        ref = [runs[REFERENCE] for runs in recorded]
+        rec = [runs[job_key(method, r["keep_fraction"])] for r, runs in zip(mine, recorded)]
         for label, runs in ((f"tau={mine[0]['warmup_epochs']}", mine), (f"tau={tau} (recorded)", rec)):
             def mean_delta(value):
                 return statistics.mean(value(run) - value(full) for run, full in zip(runs, ref))
@@ -79,8 +80,8 @@ def main(argv=None) -> int:
             recorded = recorded_runs(args.dataset, seed)
             rows.append({"method": method, "keep_fraction": args.keep, "seed": seed, "warmup_epochs": args.warmup,
                          "score_by_epoch": s["score_by_epoch"], "test_score": s["test_score"],
-                         "recorded_score_by_epoch": recorded[f"{method}@{args.keep:g}"]["score_by_epoch"],
-                         "reference_score": recorded["full@1"]["score_by_epoch"][-1]})
+                         "recorded_score_by_epoch": recorded[job_key(method, args.keep)]["score_by_epoch"],
+                         "reference_score": recorded[REFERENCE]["score_by_epoch"][-1]})
             print(f"[{method} seed {seed}] tau={args.warmup}: last epochs "
                   f"{[round(x, 1) for x in s['score_by_epoch'][-3:]]}, recorded tau={rec.warmup} "
                   f"{[round(x, 1) for x in rows[-1]['recorded_score_by_epoch'][-3:]]}, "
