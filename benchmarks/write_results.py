@@ -242,7 +242,7 @@ def best_by_validation(rows: list[dict]) -> dict | None:
 def equal_cost_goal_lines(data: dict[str, list[dict]]) -> list[str]:
     """Per dataset, whether the best pruning method (chosen on validation) beats the fewer-epochs curve on
     test at its own cost, then the verdict over the datasets."""
-    lines, above = [], 0
+    lines, above, short = [], 0, []
     for dataset in EQUAL_COST_DATASETS:
         rows = data.get(dataset)
         best = best_by_validation(rows) if rows and is_test_record(rows) else None
@@ -251,14 +251,17 @@ def equal_cost_goal_lines(data: dict[str, list[dict]]) -> list[str]:
             continue
         delta = best["equal_cost_epochs_delta"]
         above += delta > 0
+        if len(best["seeds"]) < GOALS[0].seeds:
+            short.append(f"{dataset} {len(best['seeds'])}")
         lines.append(f"  - {dataset}: {best['method']} at {setting(best)} (best on validation, "
                      f"{best['val_equal_cost_epochs_delta']:+.2f}): test {delta:+.2f} points against full data "
                      f"trained for {best['equal_cost_epochs']:.1f} epochs at the same cost: "
                      + ("above the curve." if delta > 0 else f"below the curve by {-delta:.2f} points."))
     verdict = "MET" if above >= EQUAL_COST_MIN else "NOT MET"
     missing = "" if above >= EQUAL_COST_MIN else f", {EQUAL_COST_MIN - above} dataset(s) short"
+    caveat = f"; seeds: {', '.join(short)} of the {GOALS[0].seeds} planned" if short else ""
     return [f"- The best pruning method above the fewer-epochs curve at equal cost on at least {EQUAL_COST_MIN} of "
-            f"the {len(EQUAL_COST_DATASETS)} datasets: **{verdict}** (above on {above}{missing})."] + lines
+            f"the {len(EQUAL_COST_DATASETS)} datasets: **{verdict}** (above on {above}{missing}{caveat})."] + lines
 
 
 def drift_check(rows: list[dict]) -> list[str]:

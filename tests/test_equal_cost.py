@@ -129,6 +129,10 @@ def test_equal_cost_goal_judges_on_test_the_method_chosen_on_validation():
     del data["sst2"]
     lines = write_results.equal_cost_goal_lines(data)
     assert "**NOT MET** (above on 1, 1 dataset(s) short)" in lines[0] and "sst2: not run" in lines[3]
+    # a verdict that rests on fewer seeds than planned says so, naming the dataset
+    data["snips"] = [dict(r, seeds=[0]) for r in data["snips"]]
+    lines = write_results.equal_cost_goal_lines(data)
+    assert "(above on 1, 1 dataset(s) short; seeds: snips 1 of the 3 planned)" in lines[0]
 
 
 def test_the_seeds_caveat_names_each_dataset_short_of_three_seeds():
