@@ -197,3 +197,22 @@ def test_readme_is_left_alone_without_a_test_record_or_without_markers(tmp_path)
     (results / "atis.json").write_text(json.dumps(_summary_rows()))
     readme.write_text("no markers\n")
     assert not write_results.update_readme(results, readme) and readme.read_text() == "no markers\n"
+
+
+@pytest.mark.parametrize("bracket", [True, False])
+def test_run_order_spreads_every_method_over_the_invocation(bracket):
+    """Over seeds 0-2 every job's mean place lies near the middle of the invocation, so a steady drift in
+    the machine's speed cancels in the seed mean; with a bracket the reference is first and REPEAT last."""
+    jobs = tradeoff.plan(SimpleNamespace(keep=[0.5, 0.3, 0.2], prune_ratio=[0.5]))
+    orders = [tradeoff.run_order(jobs, seed, bracket) for seed in (0, 1, 2)]
+    rotated = jobs[1:] if bracket else jobs
+    for order in orders:
+        if bracket:
+            assert order[0] == jobs[0] and order[-1] == tradeoff.REPEAT
+            order = order[1:-1]
+        assert sorted(order) == sorted(rotated)
+    middle = (len(rotated) - 1) / 2
+    for job in rotated:
+        places = [(order[1:-1] if bracket else order).index(job) for order in orders]
+        assert abs(sum(places) / 3 - middle) <= len(rotated) / 6, (job, places)
+    assert orders[0][int(bracket)] == rotated[0]  # seed 0 keeps the canonical order: recorded chunks stay valid
