@@ -113,7 +113,7 @@ MINILM_LR = {"atis": 3e-4, "snips": 3e-4, "sst2": 1e-4}  # chosen on validation 
 DEFAULT_KEEP, QUICK_KEEP = "0.5,0.3,0.2", "0.5,0.2"
 DEFAULT_SEEDS, QUICK_SEEDS = "0,1,2", "0"
 REPEAT = ("full-repeat", 1.0)  # the second, bracketing reference run
-ROTATION_SPREAD = 3  # consecutive seeds start the run order this fraction of the jobs apart (run_order)
+ROTATION_SPREAD = len(DEFAULT_SEEDS.split(","))  # the default seeds start the run order 1/this of the way apart
 SPLITS = ["data.eval_split=validation", "data.test_split=test"]  # select on validation, report on test
 
 

@@ -570,8 +570,8 @@ def readme_summary(real: dict[str, list[dict]]) -> list[str] | None:
                   for d in goal.datasets]
     lines += [equal_cost_goal_lines(test)[0], "", "Caveats:"]
     if max(seeds) < PLANNED_SEEDS:
-        lines.append(f"- {max(seeds)} seed(s) where the goals ask for the mean of {PLANNED_SEEDS}: a verdict can change as "
-                     "seeds are added.")
+        lines.append(f"- {max(seeds)} seed(s) where the goals ask for the mean of {PLANNED_SEEDS}: a verdict can "
+                     "change as seeds are added.")
     lines += ["- A difference smaller than its ± (the spread over seeds) is not a finding.",
               "- CPU runs of a truncated MiniLM for a few epochs, not the paper's scale (roberta-base on a GPU); "
               "only the time ratios and score deltas are comparable with it."]
