@@ -66,6 +66,55 @@ def quiet_driver_console() -> None:
     logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
+# How an actor's interpreter reports the SIGTERM that Ray sends it (a finished trial's actors,
+# or all of them at shutdown) when the signal lands while it waits for its threads to end.
+SHUTDOWN_NOISE_HEADER = "Exception ignored in: <module 'threading'"
+
+
+class _DropShutdownNoise:
+    """Wraps Ray's handler that echoes worker output on the driver's console: drops the
+    "Exception ignored in: <module 'threading'>" traceback an actor prints as SIGTERM ends it
+    (harmless, and it came between a study's lines), keeps every other line. A block may arrive
+    split over several batches, so the state is kept per process."""
+
+    def __init__(self, echo):
+        self.echo = echo
+        self._in_block: dict[object, bool] = {}  # pid -> inside a block, past its Traceback line
+
+    def __call__(self, data: dict) -> None:
+        pid = data.get("pid")
+        kept = [line for line in data.get("lines", []) if not self._is_noise(pid, line)]
+        if kept:
+            self.echo({**data, "lines": kept})
+
+    def _is_noise(self, pid, line: str) -> bool:
+        if line.startswith(SHUTDOWN_NOISE_HEADER):
+            self._in_block[pid] = False
+            return True
+        if pid not in self._in_block:
+            return False
+        if line.startswith("Traceback (most recent call last)"):
+            self._in_block[pid] = True
+        elif not (self._in_block[pid] and line.startswith(" ")):
+            del self._in_block[pid]  # the exception's own line ends the block ("SystemExit: 1")
+        return True
+
+
+def drop_worker_shutdown_noise() -> None:
+    """Keep the tracebacks of actors ended by SIGTERM off this console (see _DropShutdownNoise).
+    Ray has no public hook for the echo; without the private one nothing changes."""
+    if verbose():
+        return
+    try:
+        from ray._private.worker import global_worker_stdstream_dispatcher as dispatcher
+    except ImportError:
+        return
+    with dispatcher._lock:
+        dispatcher.handlers = [(name, _DropShutdownNoise(echo)
+                                if name == "ray_print_logs" and not isinstance(echo, _DropShutdownNoise) else echo)
+                               for name, echo in dispatcher.handlers]
+
+
 def silence_worker_logs() -> None:
     """Stop echoing the Ray workers' output on this console; Ray's log files keep it. Used once a
     study stops on a storage fault: Tune then ends its trial actors with SIGTERM, and their dying

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from raypruning.config import Config, with_absolute_data_path
-from raypruning.console import ray_env_vars
+from raypruning.console import drop_worker_shutdown_noise, ray_env_vars
 from raypruning.errors import InputError
 from raypruning.run_state import SCORES_FILE, SUMMARY_FILE
 
@@ -55,6 +55,7 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
             ray.init(address=address, runtime_env=env, log_to_driver=worker_logs)
         except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
             raise InputError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
+        drop_worker_shutdown_noise()
         return f"cluster at {address}"
     # Ray Train's placement-group cleaner finds the state API by auto-detection, which
     # fails when another Ray instance runs on the same machine; name ours explicitly.
@@ -63,6 +64,7 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
     ray.init(include_dashboard=include_dashboard, dashboard_host="127.0.0.1", dashboard_port=dashboard_port,
              num_cpus=num_cpus, runtime_env=env, log_to_driver=worker_logs, configure_logging=True,
              logging_level="warning")
+    drop_worker_shutdown_noise()
     return "local Ray instance" + (f" (dashboard http://127.0.0.1:{dashboard_port})" if include_dashboard else "")
 
 
