@@ -55,17 +55,18 @@ def ensure_ray(address: str | None = None, include_dashboard: bool = False, num_
             ray.init(address=address, runtime_env=env, log_to_driver=worker_logs)
         except Exception as exc:  # noqa: BLE001 - any connection failure is the user's address
             raise InputError(f"--address {address}: cannot connect to a Ray cluster ({exc})") from None
-        drop_worker_shutdown_noise()
-        return f"cluster at {address}"
-    # Ray Train's placement-group cleaner finds the state API by auto-detection, which
-    # fails when another Ray instance runs on the same machine; name ours explicitly.
-    dashboard_port = _free_port()
-    env["env_vars"]["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{dashboard_port}"
-    ray.init(include_dashboard=include_dashboard, dashboard_host="127.0.0.1", dashboard_port=dashboard_port,
-             num_cpus=num_cpus, runtime_env=env, log_to_driver=worker_logs, configure_logging=True,
-             logging_level="warning")
+        where = f"cluster at {address}"
+    else:
+        # Ray Train's placement-group cleaner finds the state API by auto-detection, which
+        # fails when another Ray instance runs on the same machine; name ours explicitly.
+        dashboard_port = _free_port()
+        env["env_vars"]["RAY_API_SERVER_ADDRESS"] = f"http://127.0.0.1:{dashboard_port}"
+        ray.init(include_dashboard=include_dashboard, dashboard_host="127.0.0.1", dashboard_port=dashboard_port,
+                 num_cpus=num_cpus, runtime_env=env, log_to_driver=worker_logs, configure_logging=True,
+                 logging_level="warning")
+        where = "local Ray instance" + (f" (dashboard http://127.0.0.1:{dashboard_port})" if include_dashboard else "")
     drop_worker_shutdown_noise()
-    return "local Ray instance" + (f" (dashboard http://127.0.0.1:{dashboard_port})" if include_dashboard else "")
+    return where
 
 
 ADDRESS_TIMEOUT_S = 10.0
