@@ -182,7 +182,18 @@ def test_readme_summary_reports_on_test_the_methods_chosen_on_validation(tmp_pat
     assert "**MET** by the choice on validation, dynamic-el2n-best at keep 0.5" in goals
     assert "- atis: some pruning method at keep 0.3 or 0.2 within 1.5 point" in goals and "**NOT MET**" in goals
     assert "- snips: some pruning method at keep 0.5" in goals and "NOT RUN" in goals
-    assert "seed(s) where the goals ask" not in text  # three seeds: no such caveat
+    assert "3 seed(s) per setting." in text
+    assert "- Seeds:" not in text and "a verdict can change" not in text  # three seeds: no such caveat
+    # a dataset with fewer seeds is named in the header and in the caveats
+    (results / "snips.json").write_text(json.dumps([
+        {**row, "dataset": "snips", "seeds": [0]} for row in _summary_rows()]))
+    assert write_results.update_readme(results, readme)
+    fewer = readme.read_text()
+    assert "3 seed(s) per setting (snips: 1 so far)." in fewer
+    assert "- Seeds: snips 1 (3 planned): with 1 seed there is no spread" in fewer
+    assert "a verdict can change as seeds are added." in fewer
+    readme.write_text(text)
+    (results / "snips.json").write_text(json.dumps([legacy]))
 
     assert write_results.update_readme(results, readme) and readme.read_text() == text  # idempotent
 
