@@ -37,6 +37,7 @@ from raypruning import keys as K
 from raypruning.cli import main
 from raypruning.errors import InputError
 from raypruning.selection import num_kept
+from raypruning.study.layout import TUNE_DIR
 from raypruning.study.storage_faults import StorageWatch
 from raypruning.study.trials import write_trials
 
@@ -129,14 +130,18 @@ def _wait_for(what: str, ready, study: Study, timeout: float = STUDY_TIMEOUT_S, 
 
 
 def _second_trial_checkpointed(folder: Path) -> str | None:
-    """The id of a trial that is not in trials.parquet yet but has a Ray Train checkpoint."""
+    """The id of a trial that is not in trials.parquet yet but has a Ray Train checkpoint and is in
+    Tune's saved experiment state. Tune saves that state every few seconds, and a trial started
+    since the last save is not in it: a kill then loses the trial, and --resume proposes again
+    (docs/failure-modes.md), so the kill waits for the save to test the resume of a running trial."""
     table = folder / K.TRIALS_FILE
     if not table.exists():
         return None
     done = set(pd.read_parquet(table)[K.TRIAL_ID])
+    saved = "".join(path.read_text(errors="replace") for path in (folder / TUNE_DIR).glob("experiment_state-*.json"))
     for run in sorted((folder / "runs").glob("trial-*")):
         trial_id = run.name[len("trial-"):]
-        if trial_id not in done and any(run.glob("checkpoint_*")):
+        if trial_id not in done and trial_id in saved and any(run.glob("checkpoint_*")):
             return trial_id
     return None
 
@@ -217,7 +222,9 @@ def shared_database_studies(postgres, cluster, tmp_path_factory):
     """
     storage = tmp_path_factory.mktemp("pg-studies")
     url = f"{postgres.replace('postgres@', 'postgres:s3cret@')}/postgres"
-    env = {"RAYPRUNING_OPTUNA_STORAGE": url}
+    # Tune saves its experiment state every second (default: 10 s or more), so that a second trial is in it
+    # while it still runs: the kill below waits for that (_second_trial_checkpointed).
+    env = {"RAYPRUNING_OPTUNA_STORAGE": url, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
     extra = ["study.optuna_storage=$RAYPRUNING_OPTUNA_STORAGE"]
     calm = Study(storage, "calm", extra, env, cluster=cluster)
     killed = Study(storage, "killed", extra, env, cluster=cluster)

@@ -66,17 +66,24 @@ class AnnotatedOptunaSearch(OptunaSearch):
             self._deferred = []
 
     def _tell(self, trial_id: str, result: dict | None, error: bool) -> None:
+        from optuna.exceptions import UpdateFinishedTrialError
+
         trial = _sampled_trial(self, trial_id)
-        if trial is not None and result and not error:
-            for key, value in {ROW_ATTR: trial_id, **self._attributes(trial.params, result)}.items():
-                trial.set_user_attr(key, value)
-        if result and result.get(K.EARLY_STOP):
-            # Early stopping ended it: its values are one epoch's, not a run's. Without a result
-            # OptunaSearch tells the trial PRUNED, so the sampler does not learn from them.
-            if trial is not None:
+        stopped = bool(result and result.get(K.EARLY_STOP))
+        try:
+            if trial is not None and result and not error:
+                for key, value in {ROW_ATTR: trial_id, **self._attributes(trial.params, result)}.items():
+                    trial.set_user_attr(key, value)
+            if stopped and trial is not None:
                 trial.set_user_attr(K.STATUS, K.STATUS_STOPPED)
-            result = None
-        super().on_trial_complete(trial_id, result=result, error=error)
+        except UpdateFinishedTrialError:
+            # Told before the driver died, but after Tune last saved its state: --resume ran the
+            # trial again, and Optuna keeps what it was told the first time (OptunaSearch only
+            # warns that it cannot tell a finished trial).
+            pass
+        # Early stopping ended it: its values are one epoch's, not a run's. Without a result
+        # OptunaSearch tells the trial PRUNED, so the sampler does not learn from them.
+        super().on_trial_complete(trial_id, result=None if stopped else result, error=error)
 
     def _is_reference(self, params: dict) -> bool:
         return all(params.get(k) == v for k, v in self._reference_point.items())
