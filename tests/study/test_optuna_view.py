@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 
 from raypruning.config import load_config
 from raypruning.study.optuna_view import ROW_ATTR, AnnotatedOptunaSearch, prepare_study
 
+QUICKSTART = Path(__file__).resolve().parents[2] / "studies" / "quickstart.yaml"
 OBJECTIVES = {"score": "max", "examples_trained": "min"}
 
 
@@ -22,7 +25,7 @@ def test_a_trial_told_before_the_driver_died_completes_again_after_resume(tmp_pa
     the trial end a second time and must neither fail it nor change what Optuna holds."""
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
     prepare_study(storage, "s", OBJECTIVES)
-    base = load_config("studies/quickstart.yaml").to_dict()
+    base = load_config(QUICKSTART).to_dict()
     searcher = _searcher(storage, base)
     assert searcher.suggest("t1") is not None
     searcher.save(str(tmp_path / "searcher.pkl"))  # Tune's last save, while t1 runs
@@ -31,9 +34,8 @@ def test_a_trial_told_before_the_driver_died_completes_again_after_resume(tmp_pa
 
     resumed = _searcher(storage, base)
     resumed.restore(str(tmp_path / "searcher.pkl"))
-    resumed.on_trial_complete("t1", result={"score": 80.0, "examples_trained": 100.0})
+    resumed.on_trial_complete("t1", result=result)
 
     (trial,) = optuna.load_study(study_name="s", storage=storage).trials
     assert trial.state == optuna.trial.TrialState.COMPLETE and trial.values == [80.0, 100.0]
     assert trial.user_attrs[ROW_ATTR] == "t1"
-
